@@ -1,0 +1,3 @@
+from lrscan.cli import main
+
+main()

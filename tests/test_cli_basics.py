@@ -1,0 +1,20 @@
+import subprocess
+import sys
+
+from lrscan import __version__
+
+
+def run_cli(*args, **kw):
+    return subprocess.run([sys.executable, "-m", "lrscan", *args], capture_output=True, text=True, **kw)
+
+
+def test_version_flag_prints_package_version():
+    r = run_cli("--version")
+    assert r.returncode == 0
+    assert r.stdout.strip() == f"lrscan {__version__}"
+
+
+def test_unknown_command_is_a_usage_error_without_traceback():
+    r = run_cli("no-such-command")
+    assert r.returncode == 2
+    assert "Traceback" not in r.stderr
