@@ -59,10 +59,8 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Abort:
         typer.echo("lrscan: aborted", err=True)
         sys.exit(130)
-    except Exception as e:  # click usage errors and anything unexpected
-        import click
-
-        if isinstance(e, click.exceptions.ClickException):
+    except Exception as e:  # click usage errors (typer vendors click) and anything unexpected
+        if callable(getattr(e, "show", None)) and isinstance(getattr(e, "exit_code", None), int):
             e.show()
             sys.exit(e.exit_code)
         if os.environ.get("LRSCAN_DEBUG"):
