@@ -44,10 +44,12 @@ def _register_all() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, mapping errors to one line + exit code."""
     from lrscan.errors import LrscanError
+    from lrscan.signals import sigterm_as_interrupt
 
     _register_all()
     try:
-        app(args=argv, standalone_mode=False)
+        with sigterm_as_interrupt():  # SIGTERM stops as cleanly as Ctrl-C
+            app(args=argv, standalone_mode=False)
     except LrscanError as e:
         typer.echo(f"lrscan: error: {e}", err=True)
         sys.exit(e.exit_code)

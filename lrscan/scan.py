@@ -2,7 +2,8 @@
 
     scan_model(model, *, revision=None, out=None, device="auto", precision="fp32",
                method="auto", layers=None, roles=None, generic=False, resume=False,
-               spectrum=False, progress=False, html=False, format="auto") -> pandas.DataFrame
+               spectrum=False, progress=False, html=False, format="auto",
+               max_memory=None) -> pandas.DataFrame
 
 Data flows one way: folder/hub id -> Checkpoint (streamed tensors) -> Plan (roles, splits) ->
 lrscan.spectral.matrix_metrics -> rows. Rows are written to `out` as they come (atomically,
@@ -105,12 +106,17 @@ def scan_model(
     progress: bool = False,
     html: bool = False,
     format: str = "auto",
+    max_memory=None,
 ) -> pd.DataFrame:
     """Scan `model` (hub id or folder); returns the table also written to `out` (see README)."""
     from filelock import FileLock, Timeout
 
     from lrscan import scan_table as st
     from lrscan.arch import build_plan, iter_matrices
+    from lrscan.arch.shapes import check_shapes
+    from lrscan.io.config import check_config
+    from lrscan.io.outdir import prepare_out_dir
+    from lrscan.resources import check_memory_budget, parse_size
     from lrscan.io import Checkpoint, resolve_model
     from lrscan.io.resolve import model_slug
     from lrscan.selection import parse_layers, parse_roles
@@ -122,6 +128,8 @@ def scan_model(
     if format not in st.FORMATS:
         raise UsageError(f"unknown format {format!r}; choose one of {', '.join(st.FORMATS[1:])}")
     compute_dtype(precision)
+    if max_memory is not None:
+        parse_size(max_memory)
     dev = resolve_device(device)
     dev_name = _device_name(dev)
     layer_sel, role_sel = parse_layers(layers), parse_roles(roles)
@@ -133,10 +141,13 @@ def scan_model(
 
     with Checkpoint(resolved.path) as ck:
         config, config_hash = read_config(resolved.path, required=not generic)
+        check_config(config, generic)  # remote-code configs refused (hostile-input hook)
         infos = {n: ck.info(n) for n in ck.names()}
         plan = build_plan(config, infos, generic=generic, layers=layer_sel, roles=role_sel)
+        check_shapes(plan, infos, config)  # config dims vs tensor shapes (hostile-input hook)
+        check_memory_budget(plan, infos, precision, max_memory)  # --max-memory (hostile-input hook)
 
-        out_dir.mkdir(parents=True, exist_ok=True)
+        prepare_out_dir(out_dir)  # unwritable --out fails here, before any maths
         lock = FileLock(str(out_dir / ".lrscan.lock"), timeout=0)
         try:
             lock.acquire()

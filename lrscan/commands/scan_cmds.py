@@ -84,6 +84,7 @@ def register(app: typer.Typer) -> None:
         spectrum: bool = typer.Option(False, "--spectrum", help="Also save all singular values to spectrum.npz."),
         html: bool = typer.Option(False, "--html", help="Also write report.html into --out."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
+        max_memory: Optional[str] = typer.Option(None, "--max-memory", help="Memory budget, e.g. 8GB: stop up front when one matrix would need more."),
     ):
         """Scan a pretrained transformer: per (layer, role) Frobenius norm, spectral norm, stable rank.
 
@@ -91,7 +92,7 @@ def register(app: typer.Typer) -> None:
         """
         run_scan(model, out=out, revision=revision, device=device, precision=precision, method=method,
                  layers=layers, roles=roles, format=fmt, generic=generic, resume=resume, spectrum=spectrum,
-                 html=html, progress=progress)
+                 html=html, progress=progress, max_memory=max_memory)
 
     @app.command("archs")
     def archs_cmd(

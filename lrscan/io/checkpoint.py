@@ -66,6 +66,9 @@ class Checkpoint:
             self.format = "bin"
             self._index_bin(files)
         self.files = files
+        from lrscan.io.validate import check_weight_map
+
+        check_weight_map(self.folder, self.format, self._infos)  # index vs what the shards hold
 
     # ---- discovery -------------------------------------------------------------------------
     def _from_index(self, index_path: Path) -> list[str]:
@@ -114,6 +117,9 @@ class Checkpoint:
         if fname not in self._handles:
             from safetensors import safe_open
 
+            from lrscan.io.validate import check_safetensors
+
+            check_safetensors(self.folder / fname)  # one precise line for a corrupt header
             try:
                 self._handles[fname] = safe_open(str(self.folder / fname), framework="pt", device="cpu")
             except Exception as e:  # SafetensorError, OSError: corrupt or truncated header
