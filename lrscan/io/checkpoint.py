@@ -51,6 +51,7 @@ class Checkpoint:
         if not self.folder.is_dir():
             raise WeightsError(f"{self.folder} is not a folder")
         self._handles: dict[str, object] = {}
+        self._validated: set[str] = set()
         self._infos: dict[str, TensorInfo] = {}
         files = self._safetensors_files()
         if files:
@@ -113,18 +114,23 @@ class Checkpoint:
                 dtype = sl.get_dtype()
                 self._add(TensorInfo(name, tuple(int(d) for d in sl.get_shape()), _ST_DTYPES.get(dtype, dtype.lower()), fname))
 
-    def _open_safetensors(self, fname: str):
+    def _open_safetensors(self, fname: str, keep: bool = True):
+        """keep=False (reads): the handle is not cached. safetensors tensors are zero-copy views of
+        the file's mmap, so a cached handle keeps every page ever read resident (RSS grows with
+        the checkpoint); uncached, the mapping and its pages go away with the tensor."""
         if fname not in self._handles:
             from safetensors import safe_open
 
             from lrscan.io.validate import check_safetensors
 
-            check_safetensors(self.folder / fname)  # one precise line for a corrupt header
+            if fname not in self._validated:
+                check_safetensors(self.folder / fname)  # one precise line for a corrupt header
+                self._validated.add(fname)
             try:
                 self._handles[fname] = safe_open(str(self.folder / fname), framework="pt", device="cpu")
             except Exception as e:  # SafetensorError, OSError: corrupt or truncated header
                 raise WeightsError(f"{fname}: not a readable safetensors file ({str(e).splitlines()[0] if str(e) else type(e).__name__})") from None
-        return self._handles[fname]
+        return self._handles[fname] if keep else self._handles.pop(fname)
 
     def _load_bin(self, fname: str) -> dict:
         if fname not in self._handles:
@@ -182,7 +188,7 @@ class Checkpoint:
         info = self.info(name)
         try:
             if self.format == "safetensors":
-                f = self._open_safetensors(info.file)
+                f = self._open_safetensors(info.file, keep=False)
                 return f.get_slice(name)[index] if index is not None else f.get_tensor(name)
             t = self._load_bin(info.file)[name]
             return t[index] if index is not None else t
