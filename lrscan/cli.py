@@ -47,7 +47,8 @@ def main(argv: list[str] | None = None) -> None:
 
     _register_all()
     try:
-        app(args=argv, standalone_mode=False)
+        # standalone_mode=False hands back typer.Exit(code) as the return value instead of raising
+        rv = app(args=argv, standalone_mode=False)
     except LrscanError as e:
         typer.echo(f"lrscan: error: {e}", err=True)
         sys.exit(e.exit_code)
@@ -67,4 +68,4 @@ def main(argv: list[str] | None = None) -> None:
             raise
         typer.echo(f"lrscan: internal error: {type(e).__name__}: {e} (set LRSCAN_DEBUG=1 for a traceback)", err=True)
         sys.exit(3)
-    sys.exit(0)
+    sys.exit(rv if isinstance(rv, int) else 0)
