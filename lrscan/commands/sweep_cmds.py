@@ -84,3 +84,34 @@ def register(app: typer.Typer) -> None:
         from lrscan.sweep import collect
 
         _finish(collect(folders, out, report=report), "sweep-merge")
+
+    @app.command(
+        "diff",
+        epilog=(
+            "Examples:\n\n"
+            "  lrscan diff bert-base-uncased ./my-finetuned-bert --out reports/delta\n\n"
+            "  lrscan diff BASE ./task-a ./task-b -k 16 --out reports/task-arith   (principal angles between the deltas)"
+        ),
+    )
+    def diff(
+        base: str = typer.Argument(..., help="base model (hub id or folder, optional @revision)"),
+        tuned: str = typer.Argument(..., help="fine-tuned model"),
+        tuned2: Optional[str] = typer.Argument(None, help="a second fine-tune of the same base: principal angles"),
+        out: str = typer.Option("reports/delta", "--out", help="folder for delta.csv, angles.csv, manifest.json"),
+        k: int = typer.Option(8, "-k", "--k", help="top-k singular subspaces compared between two deltas"),
+        device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
+        precision: str = typer.Option("fp32", "--precision", help="fp32 | fp64"),
+        method: str = typer.Option("auto", "--method", help="spectral method"),
+        layers: Optional[str] = typer.Option(None, "--layers", help="e.g. 0-5"),
+        roles: Optional[str] = typer.Option(None, "--roles", help="e.g. Q,K,QKV"),
+        generic: bool = typer.Option(False, "--generic", help="compare every 2-D weight (unknown architectures)"),
+    ):
+        """Scan fine-tune deltas ΔW = W_tuned − W_base per (layer, role): norms, stable rank, relative size."""
+        from lrscan.diff import diff_models, summary
+
+        res = diff_models(base, tuned, tuned2, out=out, k=k, device=device, precision=precision, method=method,
+                          layers=layers, roles=roles, generic=generic)
+        typer.echo(summary(res).to_string(index=False))
+        typer.echo(f"diff: {len(res.deltas)} delta rows -> {out}", err=True)
+        for f in res.files:
+            typer.echo(f"  {f}", err=True)

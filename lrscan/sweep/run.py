@@ -98,4 +98,4 @@ def _write_scan_locally(r: TaskResult) -> None:
     folder = Path(r.out)
     tables.write_csv(r.frame, folder / SCAN_CSV)
     text = json.dumps(r.manifest or {}, indent=2, default=str)
-    tables._atomic(folder / MANIFEST, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    tables.atomic_write(folder / MANIFEST, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))

@@ -31,7 +31,7 @@ def read_scan_csv(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
-def _atomic(path: Path, write) -> Path:
+def atomic_write(path: Path, write) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
@@ -45,7 +45,7 @@ def _atomic(path: Path, write) -> Path:
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> Path:
-    return _atomic(Path(path), lambda tmp: df.to_csv(tmp, index=False))
+    return atomic_write(Path(path), lambda tmp: df.to_csv(tmp, index=False))
 
 
 def write_table(df: pd.DataFrame, folder: Path, stem: str) -> list[Path]:
@@ -55,7 +55,7 @@ def write_table(df: pd.DataFrame, folder: Path, stem: str) -> list[Path]:
         import pyarrow  # noqa: F401
     except ImportError:
         return written
-    written.append(_atomic(folder / f"{stem}.parquet", lambda tmp: df.to_parquet(tmp, index=False)))
+    written.append(atomic_write(folder / f"{stem}.parquet", lambda tmp: df.to_parquet(tmp, index=False)))
     return written
 
 
@@ -64,8 +64,11 @@ def stack(frames: Iterable[tuple[str, str, pd.DataFrame]]) -> pd.DataFrame:
     parts = []
     for model, revision, df in frames:
         df = df.copy()
-        df["model"] = model
-        df["revision"] = revision
+        df["model"] = model  # as listed (the scan writes it as given, too)
+        if "revision" not in df.columns:
+            df["revision"] = revision
+        elif revision:  # keep the scan's own value (e.g. 'main' for a hub default) unless one was asked
+            df["revision"] = df["revision"].where(df["revision"] != "", revision)
         cols = ["model", "revision"] + [c for c in df.columns if c not in ("model", "revision")]
         parts.append(df[cols])
     if not parts:
