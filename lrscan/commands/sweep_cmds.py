@@ -21,8 +21,11 @@ def _finish(res, what: str) -> None:
     for f in res.files:
         typer.echo(f"  {f}", err=True)
     if not res.ok:
-        typer.echo(f"lrscan: error: {len(res.failures)} model(s) failed (see {res.out}/failures*.csv)", err=True)
-        raise typer.Exit(code=1)
+        from lrscan.errors import LrscanError
+
+        # an LrscanError, not typer.Exit(1): main() runs typer with standalone_mode=False, where
+        # click returns an Exit's code instead of raising it, and the process would exit 0
+        raise LrscanError(f"{len(res.failures)} model(s) failed (see {res.out}/failures*.csv)")
 
 
 def register(app: typer.Typer) -> None:
