@@ -101,3 +101,18 @@ def test_trajectory_is_the_median_over_layers_per_role_and_step():
     assert list(q.median_stable_rank) == [2.0, 4.0, 6.0]
     assert list(q.median_frobenius) == [11.0, 21.0, 31.0]
     assert set(t.model) == {"m"} and set(t.layers) == {3}
+
+
+def test_local_pool_takes_one_worker_per_gpu_with_cuda(monkeypatch):
+    import torch
+
+    from lrscan.sweep import executors
+
+    specs = [ModelSpec(f"m{j}") for j in range(5)]
+    monkeypatch.setattr(executors, "cpu_count", lambda: 16)
+    assert executors._local_pool_size(specs, {"device": "cpu"}, None) == (5, None)  # capped by the work
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert executors.wants_gpu("cuda") and not executors.wants_gpu("cpu")
+    assert executors._local_pool_size(specs, {"device": "cuda"}, None) == (2, [0, 1])
+    assert executors._local_pool_size(specs, {"device": "cuda"}, 4) == (4, [0, 1, 0, 1])
+    assert executors._local_pool_size(specs, {"device": "cuda:1"}, None) == (1, None)  # one named GPU: one worker

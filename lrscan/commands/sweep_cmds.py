@@ -41,7 +41,7 @@ def register(app: typer.Typer) -> None:
     )
     def sweep(
         models: List[str] = typer.Argument(..., help="models files (one hub id or folder per line, optional @revision, # comments) and/or model entries"),
-        out: str = typer.Option("reports/sweep", "--out", help="sweep folder: per-model outputs in <slug>[@rev]/, sweep.csv, report"),
+        out: str = typer.Option("reports/sweep", "--out", help="sweep folder: per-model outputs in SLUG or SLUG@REV subfolders, sweep.csv, report"),
         revisions: Optional[str] = typer.Option(None, "--revisions", help="comma-separated revisions for entries without @revision"),
         shard: Optional[str] = typer.Option(None, "--shard", help="I/N: only this slice of the list (job arrays)"),
         executor: str = typer.Option("local", "--executor", help="local (process pool) | ray | sequential"),

@@ -97,7 +97,8 @@ def _local_pool_size(specs, scan_kwargs, workers) -> tuple[int, list[int] | None
         n_gpu = torch.cuda.device_count()
         if n_gpu:
             gpus = list(range(n_gpu))
-    size = workers or (len(gpus) if gpus else cpu_count())
+    one_named_gpu = device.startswith("cuda:")  # e.g. cuda:1: every worker would share it
+    size = workers or (len(gpus) if gpus else 1 if one_named_gpu else cpu_count())
     if gpus and size > len(gpus):
         gpus = [gpus[i % len(gpus)] for i in range(size)]  # several workers may share a GPU if asked
     return max(1, min(size, len(specs))), (gpus[: min(size, len(specs))] if gpus else None)
