@@ -129,6 +129,8 @@ def test_revisions_and_trajectory_outputs(tmp_path):
         row = traj[(traj.role == role) & (traj.step == step)]
         assert float(row.median_stable_rank.iloc[0]) == pytest.approx(float(np.median(d.stable_rank)), rel=1e-12)
         assert float(row.median_frobenius.iloc[0]) == pytest.approx(float(np.median(d.frobenius)), rel=1e-12)
+    # the stacked report needs lrscan.report.render (report branch); without it, one clear note
+    assert (tmp_path / "out" / "report.html").is_file() or any("lrscan.report.render" in m for m in res.messages)
     html = (tmp_path / "out" / "trajectory.html").read_text()
     assert "median stable rank" in html and "plotly" in html
 

@@ -27,7 +27,8 @@ def write_reports(sweep: pd.DataFrame, out: Path) -> tuple[list[Path], list[str]
     if render is None:
         msgs.append(why)
     else:
-        frames = [d for _, d in sweep.groupby(["model", "revision"], sort=False)]
+        # labelled by entry: the renderer refuses one model given twice (several revisions) unlabelled
+        frames = {(f"{m}@{r}" if r else str(m)): d for (m, r), d in sweep.groupby(["model", "revision"], sort=False)}
         files.append(Path(render(frames, out / "report.html", title="lrscan sweep")))
     traj = trajectory_table(sweep)
     if not traj.empty:
