@@ -152,7 +152,7 @@ def rank_norm_figure(frames: Mapping[str, pd.DataFrame], *, shared_y: bool = Fal
             for c, (col, ytitle) in enumerate((("stable_rank", SR_TITLE), ("frobenius", FRO_TITLE)), start=1):
                 fig.add_trace(go.Scatter(
                     x=g["layer"].to_numpy(), y=g[col].to_numpy(dtype="float64"),
-                    name=role, legendgroup=role, showlegend=role not in seen,
+                    name=role, legendgroup=role, showlegend=role not in seen, legendrank=100 + role_sort_key(role)[0],
                     mode=mode, connectgaps=False,
                     line=dict(color=color, width=2), marker=dict(color=color, symbol=symbol, size=7),
                     customdata=cd, hovertemplate=_HOVER, meta=label,
@@ -219,8 +219,10 @@ def norm_ratio_figure(frames: Mapping[str, pd.DataFrame], *, shared_y: bool = Fa
 def for_print(fig: go.Figure) -> go.Figure:
     """A copy for papers: opaque white background, black text, no buttons."""
     out = go.Figure(copy.deepcopy(fig.to_dict()))
-    out.update_layout(updatemenus=[], paper_bgcolor="white", plot_bgcolor="white",
-                      font=dict(color="black"))
+    out.layout.updatemenus = ()
+    title = str(out.layout.legend.title.text or "").split(" (click")[0]
+    out.update_layout(paper_bgcolor="white", plot_bgcolor="white", font=dict(color="black"),
+                      legend_title_text=title + ": " if title else None)
     return out
 
 
