@@ -44,7 +44,7 @@ def _check_columns(frame: pd.DataFrame, where: str) -> pd.DataFrame:
     for col in ("layer", "rows", "cols"):
         frame[col] = pd.to_numeric(frame[col], errors="coerce").astype("int64")
     for col in ("model", "revision", "role", "status", "note", "tensors", "dtype", "device", "method"):
-        frame[col] = frame[col].fillna("").astype(str)
+        frame[col] = frame[col].astype("object").where(frame[col].notna(), "").astype(str)
     return frame
 
 
