@@ -45,6 +45,10 @@ def _block_html(content: Any, first_figure: list[bool]) -> str:
         first_figure[0] = False
         return content.to_html(full_html=False, include_plotlyjs=include, config=PLOT_CONFIG)
     if isinstance(content, pd.DataFrame):
+        content = content.copy()
+        for col in content.columns:  # nullable integer columns print <NA>, which na_rep does not cover
+            if isinstance(content[col].dtype, pd.api.extensions.ExtensionDtype) and content[col].isna().any():
+                content[col] = content[col].astype(object).where(content[col].notna(), "—")
         return content.to_html(index=False, classes="table", border=0, na_rep="—",
                                float_format=lambda v: f"{v:.4g}")
     return str(content)
