@@ -158,3 +158,17 @@ def test_png_and_svg_export_offline_from_the_cli(chromium_path, tmp_path):
     traces = [e for e in svg.iter() if {"trace", "scatter"} <= set((e.get("class") or "").split())]
     assert len(traces) == 2 * (7 + 8)  # every trace drawn: 2 panels x roles of both models
     assert re.search(r"wrote .*compare-ranks\.png", r.stdout)
+
+
+def test_hover_shows_shape_exact_values_and_spectral_norm(browser, report):
+    page = open_report(browser, report)
+    text = page.evaluate("""(() => { const g = document.querySelectorAll('.js-plotly-plot')[0];
+        Plotly.Fx.hover(g, [{curveNumber: 0, pointNumber: 1}], 'xy');
+        return g.querySelector('.hoverlayer .hovertext').textContent; })()""")
+    bert, _ = bert_like_scan()
+    q1 = bert[(bert["role"] == "Q") & (bert["layer"] == 1)].iloc[0]
+    assert "Q · layer 1" in text and "shape 96 × 96" in text
+    assert f"‖W‖₂ (spectral norm) = {q1['spectral_norm']:.8g}" in text
+    assert f"stable rank ‖W‖_F/‖W‖₂ = {q1['stable_rank']:.8g}" in text
+    assert f"stable rank / min(rows, cols) = {q1['stable_rank'] / 96:.4g}" in text
+    assert "test/bert-like-6" in text and "%{" not in text

@@ -152,7 +152,8 @@ def rank_norm_figure(frames: Mapping[str, pd.DataFrame], *, shared_y: bool = Fal
             for c, (col, ytitle) in enumerate((("stable_rank", SR_TITLE), ("frobenius", FRO_TITLE)), start=1):
                 fig.add_trace(go.Scatter(
                     x=g["layer"].to_numpy(), y=g[col].to_numpy(dtype="float64"),
-                    name=role, legendgroup=role, showlegend=role not in seen, legendrank=100 + role_sort_key(role)[0],
+                    name=role, legendgroup=role, showlegend=role not in seen,
+                    legendrank=100 + role_sort_key(role)[0],
                     mode=mode, connectgaps=False,
                     line=dict(color=color, width=2), marker=dict(color=color, symbol=symbol, size=7),
                     customdata=cd, hovertemplate=_HOVER, meta=label,
