@@ -4,7 +4,8 @@
         one row per model: left stable rank ||W||_F/||W||_2 per layer, right ||W||_F per layer,
         one trace per role per panel (2 x roles per model), the same colour and marker for a role everywhere.
     norm_ratio_figure(frames, *, shared_y=False) -> go.Figure | None
-        one row per model that has QKV (or Q, K, V) and M1/M2/O rows (None if no model has): ||M1||_F/||QKV||_F, ||M2||_F/||QKV||_F, ||O||_F/||QKV||_F per layer, 1 marked.
+        one row per model that has QKV (or Q, K, V) and M1/M2/O rows (None if no model has):
+        ||M1||_F/||QKV||_F, ||M2||_F/||QKV||_F, ||O||_F/||QKV||_F per layer, 1 marked.
     for_print(fig) -> go.Figure       a copy for static export: white background, no log/linear buttons.
 
 `frames` is the ordered {label: scan frame} of lrscan.report.data.as_model_frames. Rows whose status is
