@@ -223,8 +223,10 @@ def for_print(fig: go.Figure) -> go.Figure:
     out = go.Figure(copy.deepcopy(fig.to_dict()))
     out.layout.updatemenus = ()
     title = str(out.layout.legend.title.text or "").split(" (click")[0]
+    top = _TOP_PX - 40  # no buttons: the legend alone needs the top margin
     out.update_layout(paper_bgcolor="white", plot_bgcolor="white", font=dict(color="black"),
-                      legend_title_text=title + ": " if title else None)
+                      legend_title_text=title + ": " if title else None, margin_t=top,
+                      height=int(out.layout.height) - (_TOP_PX - top))
     return out
 
 
