@@ -37,6 +37,7 @@ bench: setup
 	$(PY) benchmarks/bench_spectral.py
 	$(PY) benchmarks/bench_scan.py
 	$(PY) benchmarks/bench_merge.py
+	$(PY) benchmarks/bench_sweep.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache

@@ -48,8 +48,9 @@ def main(argv: list[str] | None = None) -> None:
 
     _register_all()
     try:
+        # standalone_mode=False hands back typer.Exit(code) as the return value instead of raising
         with sigterm_as_interrupt():  # SIGTERM stops as cleanly as Ctrl-C
-            app(args=argv, standalone_mode=False)
+            rv = app(args=argv, standalone_mode=False)
     except LrscanError as e:
         typer.echo(f"lrscan: error: {e}", err=True)
         sys.exit(e.exit_code)
@@ -69,4 +70,4 @@ def main(argv: list[str] | None = None) -> None:
             raise
         typer.echo(f"lrscan: internal error: {type(e).__name__}: {e} (set LRSCAN_DEBUG=1 for a traceback)", err=True)
         sys.exit(3)
-    sys.exit(0)
+    sys.exit(rv if isinstance(rv, int) else 0)
