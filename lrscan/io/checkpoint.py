@@ -11,7 +11,6 @@ of it that is asked for) is materialised at a time.
 from __future__ import annotations
 
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,27 +133,9 @@ class Checkpoint:
 
     def _load_bin(self, fname: str) -> dict:
         if fname not in self._handles:
-            import pickle
+            from lrscan.io.safe_load import load_weights_only
 
-            import torch
-
-            path = str(self.folder / fname)
-            try:
-                try:
-                    sd = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
-                except RuntimeError as e:
-                    if "mmap" not in str(e) and "zip" not in str(e):
-                        raise
-                    # legacy (pre-zip) serialisation cannot be memory-mapped; still weights_only
-                    warnings.warn(f"{fname}: legacy .bin format cannot be memory-mapped; loading it whole")
-                    sd = torch.load(path, map_location="cpu", weights_only=True)
-            except pickle.UnpicklingError as e:
-                raise WeightsError(
-                    f"{fname}: refused to load: it is not loadable with torch.load(weights_only=True) "
-                    f"({str(e).splitlines()[0][:160]})"
-                ) from None
-            except Exception as e:  # truncated/corrupt archives
-                raise WeightsError(f"{fname}: not a readable PyTorch checkpoint ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''})") from None
+            sd = load_weights_only(self.folder / fname)  # weights_only=True, one-line refusal
             if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
                 sd = sd["state_dict"]
             if not isinstance(sd, dict):
