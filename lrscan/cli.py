@@ -44,13 +44,15 @@ def _register_all() -> None:
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: run the CLI, mapping errors to one line + exit code."""
     from lrscan.errors import LrscanError
-    from lrscan.signals import sigterm_as_interrupt
+    from lrscan.signals import stop_signal, stop_signals_as_interrupt
 
     _register_all()
     try:
         # standalone_mode=False hands back typer.Exit(code) as the return value instead of raising
-        with sigterm_as_interrupt():  # SIGTERM stops as cleanly as Ctrl-C
+        with stop_signals_as_interrupt():  # SIGTERM stops as cleanly as Ctrl-C
             rv = app(args=argv, standalone_mode=False)
+        if stop_signal():  # typer turns KeyboardInterrupt into a silent `return 130`
+            raise KeyboardInterrupt
     except LrscanError as e:
         typer.echo(f"lrscan: error: {e}", err=True)
         sys.exit(e.exit_code)
