@@ -46,7 +46,7 @@ AUTO_DIRECT_MAX = 64
 _SCALE_EXP = 40
 
 # Block size of `lanczos` (vectors per block): chosen by benchmarks/bench_spectral.py.
-LANCZOS_BLOCK = 8
+LANCZOS_BLOCK = 4
 
 _PRECISIONS = {"fp32": torch.float32, "fp64": torch.float64}
 
