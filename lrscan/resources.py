@@ -4,6 +4,7 @@ read, so a model too large for the budget stops with one line instead of being k
     parse_size("8GB" | "512MiB" | "1.5G" | 1000000) -> int bytes
     matrix_peak_bytes(pm, infos, precision) -> int
     check_memory_budget(plan, infos, precision, max_memory)   ResourceLimit when over budget
+    return_freed_buffers_to_os()      glibc: large freed tensors go back to the OS (bounded RSS)
 
 Estimate for one matrix: its source tensors as stored (read one at a time, whole) plus two
 copies of the matrix at the compute precision (the up-cast and the spectral method's working
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 
 from lrscan.errors import LrscanError, UsageError
 
@@ -76,3 +78,29 @@ def check_memory_budget(plan, infos: dict, precision: str, max_memory) -> None:
             f"(tensor {big}, shape {list(infos[big].shape)} {infos[big].dtype}, up-cast to {precision}); "
             "nothing was computed: raise the budget, or scan fewer layers/roles"
         )
+
+
+_MMAP_THRESHOLD = 1 << 20
+_heap_tuned: list[bool] = []
+
+
+def return_freed_buffers_to_os() -> bool:
+    """glibc only: make buffers of 1 MiB and more come from mmap, so freeing a tensor gives its
+    memory back to the OS. glibc otherwise raises its mmap threshold after the first large free
+    (up to 32 MiB), and later multi-MB tensors are carved from the heap, where freed ones pile up:
+    measured on a 193 MB sharded checkpoint, peak RSS growth 2.7-3.6x the largest tensor from run
+    to run, 2.5x with this set. Process-wide and idempotent; False where it does not apply."""
+    if _heap_tuned:
+        return _heap_tuned[0]
+    ok = False
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            libc = ctypes.CDLL(None)
+            M_MMAP_THRESHOLD = -3
+            ok = bool(libc.mallopt(M_MMAP_THRESHOLD, _MMAP_THRESHOLD))
+        except (OSError, AttributeError):
+            ok = False
+    _heap_tuned.append(ok)
+    return ok

@@ -116,7 +116,7 @@ def scan_model(
     from lrscan.arch.shapes import check_shapes
     from lrscan.io.config import check_config
     from lrscan.io.outdir import prepare_out_dir
-    from lrscan.resources import check_memory_budget, parse_size
+    from lrscan.resources import check_memory_budget, parse_size, return_freed_buffers_to_os
     from lrscan.io import Checkpoint, resolve_model
     from lrscan.io.resolve import model_slug
     from lrscan.selection import parse_layers, parse_roles
@@ -146,6 +146,7 @@ def scan_model(
         plan = build_plan(config, infos, generic=generic, layers=layer_sel, roles=role_sel)
         check_shapes(plan, infos, config)  # config dims vs tensor shapes (hostile-input hook)
         check_memory_budget(plan, infos, precision, max_memory)  # --max-memory (hostile-input hook)
+        return_freed_buffers_to_os()  # bounded peak RSS over many large tensors (glibc heap)
 
         prepare_out_dir(out_dir)  # unwritable --out fails here, before any maths
         lock = FileLock(str(out_dir / ".lrscan.lock"), timeout=0)
