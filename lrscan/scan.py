@@ -128,6 +128,8 @@ def scan_model(
     model_str = os.fspath(model)
 
     resolved = resolve_model(model_str, revision)
+    if resolved.is_local and revision:
+        raise UsageError(f"--revision {revision} applies to hub ids; {model_str} is a local folder")
     out_dir = Path(out) if out is not None else Path("reports") / model_slug(model_str, revision)
     started, t_start = _now(), time.perf_counter()
 

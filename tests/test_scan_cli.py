@@ -94,3 +94,5 @@ def test_help_archs_and_demo(tmp_path):
     assert len(pd.read_csv(out / "scan.csv")) == 42
     assert json.loads((out / "manifest.json").read_text())["complete"] is True
     assert "Traceback" not in d.stderr
+    # the HTML report comes from lrscan.report when that module is there, else a one-line note
+    assert (out / "report.html").exists() or "report module" in d.stderr

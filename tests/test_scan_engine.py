@@ -21,6 +21,14 @@ MANIFEST_KEYS = {"model", "revision", "family", "model_type", "config_hash", "co
                  "precision", "method", "skipped", "started_at", "finished_at", "total_seconds", "rows", "complete"}
 
 
+def _umask():
+    import os
+
+    m = os.umask(0)
+    os.umask(m)
+    return m
+
+
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     return tmp_path_factory.mktemp("engine")
@@ -59,6 +67,7 @@ def test_output_contract(root, tmp_path):
     assert list(df[df.layer == 0]["role"]) == ["Q", "K", "V", "O", "QKV", "M1", "M1_gate", "M2"]
     assert (df["stable_rank_sq"] - df["stable_rank"] ** 2).abs().max() < 1e-9
     assert set(df["device"]) == {"cpu"} and set(df["revision"]) == {""} and set(df["model"]) == {str(path)}
+    assert oct((out / "scan.csv").stat().st_mode & 0o777) == oct(0o666 & ~_umask())
     assert (df["seconds"] >= 0).all()
 
 
@@ -191,7 +200,10 @@ def test_device_selection(root, tmp_path):
 def test_html_without_report_module_warns_and_keeps_going(root, tmp_path, monkeypatch):
     import sys
 
+    import lrscan.report
+
     monkeypatch.setitem(sys.modules, "lrscan.report.scan_report", None)  # as if not installed
+    monkeypatch.delattr(lrscan.report, "scan_report", raising=False)
     with pytest.warns(ScanWarning, match="report module"):
         df = scan_model(tiny(root, "opt"), out=tmp_path / "o", html=True, layers="0")
     assert len(df) == 7 and (tmp_path / "o" / "scan.csv").exists()
