@@ -13,7 +13,9 @@ from _scan_helpers import tiny
 
 
 def run_cli(*args, env_extra=None, cwd=None):
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", **(env_extra or {})}
+    # one BLAS/OpenMP thread per child: on shared, oversubscribed CI cores OpenMP spin-waiting made the
+    # demo scan ~20x slower (measured: 43 s vs 1.8 s); results do not depend on the thread count
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1", **(env_extra or {})}
     return subprocess.run([sys.executable, "-m", "lrscan", *args], capture_output=True, text=True, env=env, cwd=cwd)
 
 
