@@ -121,6 +121,11 @@ def scan_model(
         raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if format not in st.FORMATS:
         raise UsageError(f"unknown format {format!r}; choose one of {', '.join(st.FORMATS[1:])}")
+    if format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ModuleNotFoundError:
+            raise UsageError("--format parquet needs pyarrow (pip install pyarrow)") from None
     compute_dtype(precision)
     dev = resolve_device(device)
     dev_name = _device_name(dev)
