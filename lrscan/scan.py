@@ -127,6 +127,11 @@ def scan_model(
         raise UsageError(f"unknown method {method!r}; choose one of {', '.join(METHODS)}")
     if format not in st.FORMATS:
         raise UsageError(f"unknown format {format!r}; choose one of {', '.join(st.FORMATS[1:])}")
+    if format == "parquet":
+        try:
+            import pyarrow  # noqa: F401
+        except ModuleNotFoundError:
+            raise UsageError("--format parquet needs pyarrow (pip install pyarrow)") from None
     compute_dtype(precision)
     if max_memory is not None:
         parse_size(max_memory)
@@ -136,6 +141,8 @@ def scan_model(
     model_str = os.fspath(model)
 
     resolved = resolve_model(model_str, revision)
+    if resolved.is_local and revision:
+        raise UsageError(f"--revision {revision} applies to hub ids; {model_str} is a local folder")
     out_dir = Path(out) if out is not None else Path("reports") / model_slug(model_str, revision)
     started, t_start = _now(), time.perf_counter()
 

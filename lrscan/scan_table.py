@@ -20,6 +20,8 @@ COLUMNS = [
     "stable_rank", "stable_rank_sq", "dtype", "device", "method", "seconds", "status", "note", "tensors",
 ]
 FORMATS = ("auto", "csv", "parquet", "json")
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 def _atomic(path: Path, write) -> None:
@@ -28,6 +30,7 @@ def _atomic(path: Path, write) -> None:
     os.close(fd)
     try:
         write(tmp)
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; output files get the usual mode
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

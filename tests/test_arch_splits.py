@@ -159,3 +159,13 @@ def test_family_file_validation():
     ):
         with pytest.raises(FamilyFileError):
             parse_family("x", bad)
+
+
+def test_readme_families_table_is_generated_from_the_registry():
+    from pathlib import Path
+
+    from lrscan.arch.describe import families_markdown
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    table = readme.split("<!-- families-table:start -->")[1].split("<!-- families-table:end -->")[0].strip()
+    assert table == families_markdown().strip(), "README families table is stale: paste `lrscan archs --markdown`"

@@ -4,14 +4,22 @@ from __future__ import annotations
 from lrscan.arch.registry import families
 
 
+def _md_source(src: str) -> str:
+    if src.startswith("["):
+        return src
+    name, sep, rest = src.partition(" ")
+    return f"`{name}`" + (f" {rest}" if sep else "")
+
+
 def families_markdown() -> str:
+    """The README's families table, generated from the registry (`lrscan archs --markdown`)."""
     lines = [
         "| family | `model_type` | tensor prefixes | roles → tensors (`{i}` = layer) |",
         "|---|---|---|---|",
     ]
     for f in families():
         prefixes = ", ".join(f"`{p}`" if p else "(none)" for p in f.prefixes)
-        roles = "<br>".join(f"**{r}** `{src}`" if not src.startswith("[") else f"**{r}** {src}" for r, src in f.role_sources().items())
+        roles = "<br>".join(f"**{r}** {_md_source(src)}" for r, src in f.role_sources().items())
         layout = " (Conv1D `[in, out]`, transposed)" if f.layout == "conv1d" else ""
         lines.append(f"| {f.title}{layout} | {', '.join(f'`{m}`' for m in f.model_types)} | {prefixes} | {roles} |")
     return "\n".join(lines)

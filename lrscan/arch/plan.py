@@ -119,4 +119,9 @@ def iter_matrices(ck, plan: Plan, matrices: list[PlannedMatrix] | None = None):
                     cache.pop(p.tensor, None)
             read_s = time.perf_counter() - t0
             mat = parts[0] if len(parts) == 1 else torch.cat(parts, dim=0)
+            del parts
             yield pm, mat, read_s
+        cache.clear()
+        release = getattr(ck, "release", None)
+        if release is not None:
+            release()  # unmap what this layer read, so resident memory stays about one layer

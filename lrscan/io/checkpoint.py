@@ -6,6 +6,7 @@ of it that is asked for) is materialised at a time.
     ck = Checkpoint(folder)            # reads headers only
     ck.names() / ck.info(name)         # TensorInfo(name, shape, dtype, file)
     ck.read(name, index=None)          # torch.Tensor in the stored dtype; index: tuple of slices
+    ck.release()                       # unmap files read so far (the scan calls it after each layer)
     ck.close()                         # or `with Checkpoint(folder) as ck:`
 """
 from __future__ import annotations
@@ -177,6 +178,10 @@ class Checkpoint:
             raise
         except Exception as e:
             raise WeightsError(f"cannot read tensor {name} from {info.file} ({type(e).__name__}: {str(e).splitlines()[0][:160] if str(e) else ''})") from None
+
+    def release(self) -> None:
+        """Drop open file maps (pages read so far stop counting as resident); reopened lazily."""
+        self._handles.clear()
 
     def close(self) -> None:
         self._handles.clear()
