@@ -26,8 +26,12 @@ def check_config(config: dict, generic: bool = False) -> None:
         return
     auto_map = config.get("auto_map")
     if auto_map:
+        from lrscan.arch.registry import family_for
+
         classes = ", ".join(sorted(str(v) for v in (auto_map.values() if isinstance(auto_map, dict) else [auto_map])))[:120]
-        raise UnsupportedArchitecture(
-            f"model_type {model_type!r} needs remote code ({classes}), which lrscan never runs "
-            "(no trust_remote_code); --generic scans its weights by name patterns instead"
-        )
+        try:
+            family_for(model_type)
+        except UnsupportedArchitecture as e:
+            raise UnsupportedArchitecture(
+                f"{e}. Its config needs remote code ({classes}), which lrscan never runs (no trust_remote_code)"
+            ) from None

@@ -23,7 +23,7 @@ _ITEMSIZE = {
 
 
 def _fail(name: str, msg: str):
-    raise WeightsError(f"{name}: {msg}")
+    raise WeightsError(f"{name}: not a readable safetensors file: {msg}")
 
 
 def _is_count(x) -> bool:
@@ -37,21 +37,21 @@ def read_header(path: Path) -> tuple[dict, int]:
         size = path.stat().st_size
         with open(path, "rb") as f:
             if size < 8:
-                _fail(name, f"{size} bytes: too short to be a safetensors file (truncated?)")
+                _fail(name, f"{size} bytes, too short (truncated?)")
             (n,) = struct.unpack("<Q", f.read(8))
             if n > size - 8:
-                _fail(name, f"header length {n} is larger than the file ({size} bytes): truncated or not a safetensors file")
+                _fail(name, f"header length {n} is larger than the file ({size} bytes): truncated, or not safetensors at all")
             if n > MAX_HEADER_BYTES:
-                _fail(name, f"header length {n} exceeds {MAX_HEADER_BYTES} bytes: not a safetensors file")
+                _fail(name, f"header length {n} exceeds {MAX_HEADER_BYTES} bytes")
             raw = f.read(n)
     except OSError as e:
         _fail(name, f"cannot be read ({e.strerror or type(e).__name__})")
     try:
         header = json.loads(raw.decode("utf-8"))
     except ValueError:  # includes UnicodeDecodeError
-        _fail(name, "the JSON header is garbage (not valid UTF-8 JSON): corrupt or not a safetensors file")
+        _fail(name, "the JSON header is garbage (not valid UTF-8 JSON)")
     if not isinstance(header, dict):
-        _fail(name, "the JSON header is not an object: corrupt or not a safetensors file")
+        _fail(name, "the JSON header is not an object")
     return header, size - 8 - n
 
 
