@@ -45,7 +45,9 @@ class TaskPair:
     @property
     def epsilon(self) -> float:
         """max_ij |<x_i, x'_j>|: the paper's epsilon between the two tasks' inputs."""
-        return float(np.abs(self.X1 @ self.X2.T).max())
+        import torch  # numpy's threaded BLAS stalls on busy machines; torch's matmul does not
+
+        return float(torch.from_numpy(self.X1).matmul(torch.from_numpy(self.X2).T).abs().max())
 
 
 def to_sphere(X: np.ndarray) -> np.ndarray:
@@ -60,7 +62,9 @@ def sin_labels(X: np.ndarray, w: np.ndarray, freq: float = 1.0) -> np.ndarray:
 def task_bases(d: int, overlap: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Orthonormal bases U1, U2 (d x d//2) of two subspaces with U1^T U2 = overlap * I."""
     k = d // 2
-    Q, _ = np.linalg.qr(rng.standard_normal((d, d)))
+    import torch
+
+    Q = torch.linalg.qr(torch.from_numpy(rng.standard_normal((d, d)))).Q.numpy()
     U1, V = Q[:, :k], Q[:, k : 2 * k]
     U2 = np.sqrt(1.0 - overlap**2) * V + overlap * U1
     return U1, U2
