@@ -38,15 +38,23 @@ def _run(experiment: str, preset: str, out: Optional[str], **overrides) -> None:
     overrides["lambdas"] = parse_floats(overrides.get("lambdas"), "--lambdas")
     cfg = make_preset(experiment, preset, out=out or f"reports/merge-{experiment}", **overrides)
     console = Console(stderr=True)
-    unit = "epoch" if experiment == "fig2" else "step"
-    with Progress(TextColumn(f"merge-exp {experiment} [{preset}]"), BarColumn(), MofNCompleteColumn(), TextColumn(unit + "s"),
-                  TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console) as bar:
-        task = bar.add_task("train", total=cfg.steps)
+    unit = "epochs" if experiment == "fig2" else "steps"
+    bar = Progress(TextColumn(f"merge-exp {experiment} [{preset}]"), BarColumn(), MofNCompleteColumn(), TextColumn(unit),
+                   TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(), console=console)
+    task = None
 
-        def progress(step: int, total: int) -> None:
-            bar.update(task, completed=step)
+    def progress(step: int, total: int) -> None:  # the bar starts with training (data errors stay one line)
+        nonlocal task
+        if task is None:
+            bar.start()
+            task = bar.add_task("train", total=total, completed=step)
+        bar.update(task, completed=step)
 
+    try:
         run(cfg, progress=progress, quiet=True)
+    finally:
+        if task is not None:
+            bar.stop()
     typer.echo((Path(cfg.out) / "summary.txt").read_text(encoding="utf-8"), nl=False)
     typer.echo(f"wrote {cfg.out}/curves.csv, manifest.json, summary.txt, report.html")
 

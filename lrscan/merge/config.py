@@ -87,7 +87,7 @@ _PAPER = {
 _QUICK = {
     "synthetic": dict(lr=1.0, weight_decay=1e-3, steps=2000, seeds=5, widths=(100, 20), d=100, n=100, log_points=25),
     "lambda-sweep": dict(lr=1.0, weight_decay=1e-3, steps=2000, seeds=5, widths=(100, 20), d=100, n=100,
-                         conditions=("different",), lambdas=(0.0, 1e-4, 1e-3, 3e-3), log_points=25),
+                         conditions=("different",), lambdas=(0.0, 1e-4, 1e-3, 1e-2), log_points=25),
     "fig2": dict(lr=0.1, weight_decay=1e-3, steps=300, seeds=3, widths=(10, 10), d=100, n=1000, batch_size=100,
                  label_freqs=(10.0, 100.0), conditions=(),
                  lambdas=(0.0, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1), log_points=15),

@@ -102,7 +102,7 @@ def claims(df: pd.DataFrame, widths: tuple[int, ...], d: int) -> list[dict]:
                                + " (threshold: non-increasing within 0.02·ln2 and last < half the first)"})
     rt = rank_table(df, widths, d)
     if not rt.empty:
-        rt = rt[(rt.model.isin(["A", "B"])) & (rt.max_rank > 1)]
+        rt = rt[(rt.model.isin(["A", "B"])) & (rt.max_rank > 1) & (rt.weight_decay > 0)]
         worst = rt.assign(ratio=rt.stable_rank_sq_mean / rt.max_rank).sort_values("ratio").iloc[-1]
         ok = bool(worst["ratio"] < 0.1)
         out.append({"claim": "weight decay gives low stable rank (far below the matrix rank)",
