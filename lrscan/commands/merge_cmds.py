@@ -22,6 +22,7 @@ _BIAS = typer.Option(False, "--bias", help="add biases (breaks the homogeneity t
 _SEED = typer.Option(None, "--seed", help="base random seed (default 0).")
 _LAMBDAS = typer.Option(None, "--lambdas", help="weight-decay grid, comma-separated (default: the preset's).")
 _N = typer.Option(None, "--n", help="training points per task.")
+_THREADS = typer.Option(None, "--threads", help="torch CPU threads (quick presets: 1; paper: torch's default).")
 _CKPT = typer.Option(None, "--checkpoint-seconds", help="seconds between checkpoints (default 180).")
 
 
@@ -69,23 +70,23 @@ def register(app: typer.Typer) -> None:
                   overlap: Optional[float] = typer.Option(None, "--overlap", help="also run tasks whose input subspaces overlap by ε in [0, 1]."),
                   n: Optional[int] = _N, seed: Optional[int] = _SEED, device: str = _DEVICE, precision: str = _PRECISION,
                   out: Optional[str] = _OUT, resume: bool = _RESUME, bias: bool = _BIAS,
-                  checkpoint_seconds: Optional[float] = _CKPT):
+                  checkpoint_seconds: Optional[float] = _CKPT, threads: Optional[int] = _THREADS):
         """Figure 3 (first row, and the stable ranks of its second row): merge by summing weights of
         models trained on different / same-inputs / identical synthetic tasks."""
         _run("synthetic", preset, out, lr=lr, weight_decay=weight_decay, steps=steps, seeds=seeds, widths=widths,
              overlap=overlap, n=n, seed=seed, device=device, precision=precision, resume=resume, bias=bias,
-             checkpoint_seconds=checkpoint_seconds)
+             checkpoint_seconds=checkpoint_seconds, threads=threads)
 
     @merge.command("lambda-sweep")
     def lambda_sweep(preset: str = _PRESET, lambdas: Optional[str] = _LAMBDAS, lr: Optional[float] = _LR,
                      steps: Optional[int] = _STEPS, seeds: Optional[int] = _SEEDS, widths: Optional[str] = _WIDTHS,
                      n: Optional[int] = _N, seed: Optional[int] = _SEED, device: str = _DEVICE, precision: str = _PRECISION,
                      out: Optional[str] = _OUT, resume: bool = _RESUME, bias: bool = _BIAS,
-                     checkpoint_seconds: Optional[float] = _CKPT):
+                     checkpoint_seconds: Optional[float] = _CKPT, threads: Optional[int] = _THREADS):
         """Figure 3, second row (left): the merged-vs-individual loss gap on different tasks for several
         weight decays λ (for Figure 2, the low-rank-vs-λ plot, see `fig2`)."""
         _run("lambda-sweep", preset, out, lambdas=lambdas, lr=lr, steps=steps, seeds=seeds, widths=widths, n=n,
-             seed=seed, device=device, precision=precision, resume=resume, bias=bias, checkpoint_seconds=checkpoint_seconds)
+             seed=seed, device=device, precision=precision, resume=resume, bias=bias, checkpoint_seconds=checkpoint_seconds, threads=threads)
 
     @merge.command("fig2")
     def fig2(preset: str = _PRESET, lambdas: Optional[str] = _LAMBDAS, lr: Optional[float] = _LR,
@@ -93,12 +94,12 @@ def register(app: typer.Typer) -> None:
              batch_size: Optional[int] = typer.Option(None, "--batch-size", help="SGD minibatch size (not in the paper; preset 100)."),
              seeds: Optional[int] = _SEEDS, widths: Optional[str] = _WIDTHS, seed: Optional[int] = _SEED,
              device: str = _DEVICE, precision: str = _PRECISION, out: Optional[str] = _OUT, resume: bool = _RESUME,
-             bias: bool = _BIAS, checkpoint_seconds: Optional[float] = _CKPT):
+             bias: bool = _BIAS, checkpoint_seconds: Optional[float] = _CKPT, threads: Optional[int] = _THREADS):
         """Figure 2: average inverse stable rank, class error, margin error and loss vs weight decay
         (K = 3, widths 10, SGD with weight decay, labels sin(10 wᵀx) and sin(100 wᵀx))."""
         _run("fig2", preset, out, lambdas=lambdas, lr=lr, steps=steps, batch_size=batch_size, seeds=seeds,
              widths=widths, seed=seed, device=device, precision=precision, resume=resume, bias=bias,
-             checkpoint_seconds=checkpoint_seconds)
+             checkpoint_seconds=checkpoint_seconds, threads=threads)
 
     @merge.command("images")
     def images(preset: str = _PRESET,
@@ -110,11 +111,11 @@ def register(app: typer.Typer) -> None:
                steps: Optional[int] = _STEPS, seeds: Optional[int] = _SEEDS, widths: Optional[str] = _WIDTHS,
                seed: Optional[int] = _SEED, device: str = _DEVICE, precision: str = _PRECISION,
                out: Optional[str] = _OUT, resume: bool = _RESUME, bias: bool = _BIAS,
-               checkpoint_seconds: Optional[float] = _CKPT):
+               checkpoint_seconds: Optional[float] = _CKPT, threads: Optional[int] = _THREADS):
         """Figure 5 (Appendix C.2): the merging experiment on images, classes 0-4 vs 5-9, task 2 zero-padded
         on the other side with labels inverted."""
         _run("images", preset, out, dataset=dataset, data_dir=data_dir, download=download, n=samples, lr=lr,
              weight_decay=weight_decay, lambdas=lambdas, steps=steps, seeds=seeds, widths=widths, seed=seed,
-             device=device, precision=precision, resume=resume, bias=bias, checkpoint_seconds=checkpoint_seconds)
+             device=device, precision=precision, resume=resume, bias=bias, checkpoint_seconds=checkpoint_seconds, threads=threads)
 
     app.add_typer(merge, name="merge-exp")

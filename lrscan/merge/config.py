@@ -41,6 +41,8 @@ class MergeConfig:
     checkpoint_seconds: float = 180.0
     out: str | None = None
     resume: bool = False
+    threads: int | None = None  # torch CPU threads (None: torch's default); does not change the numbers
+
 
     def to_dict(self) -> dict:
         d = dataclasses.asdict(self)
@@ -52,7 +54,7 @@ class MergeConfig:
     def identity(self) -> dict:
         """The fields that decide the numbers (resume must match them)."""
         d = self.to_dict()
-        for k in ("device", "out", "resume", "checkpoint_seconds", "preset", "download", "data_dir"):
+        for k in ("device", "out", "resume", "checkpoint_seconds", "preset", "download", "data_dir", "threads"):
             d.pop(k, None)
         return d
 
@@ -84,15 +86,17 @@ _PAPER = {
 }
 
 # Scaled down to finish in well under a minute on 2 CPU cores with the same qualitative outcome.
+# One torch thread: these shapes are too small to gain from a second one, and on a shared,
+# oversubscribed machine two OpenMP threads made every elementwise kernel ~100x slower (measured).
 _QUICK = {
-    "synthetic": dict(lr=1.0, weight_decay=1e-3, steps=2000, seeds=5, widths=(100, 20), d=100, n=100, log_points=25),
+    "synthetic": dict(lr=1.0, weight_decay=1e-3, steps=2000, seeds=5, widths=(100, 20), d=100, n=100, log_points=25, threads=1),
     "lambda-sweep": dict(lr=1.0, weight_decay=1e-3, steps=2000, seeds=5, widths=(100, 20), d=100, n=100,
-                         conditions=("different",), lambdas=(0.0, 1e-4, 1e-3, 1e-2), log_points=25),
+                         conditions=("different",), lambdas=(0.0, 1e-4, 1e-3, 1e-2), log_points=25, threads=1),
     "fig2": dict(lr=0.1, weight_decay=1e-3, steps=300, seeds=3, widths=(10, 10), d=100, n=1000, batch_size=100,
                  label_freqs=(10.0, 100.0), conditions=(),
-                 lambdas=(0.0, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1), log_points=15),
+                 lambdas=(0.0, 1e-4, 1e-3, 1e-2, 3e-2, 1e-1), log_points=15, threads=1),
     "images": dict(lr=0.1, weight_decay=1e-2, steps=3000, seeds=5, widths=(100, 20), n=10,
-                   lambdas=(0.0, 1e-3, 1e-2), log_points=25),
+                   lambdas=(0.0, 1e-3, 1e-2), log_points=25, threads=1),
 }
 
 PRESET_TABLE = {"paper": _PAPER, "quick": _QUICK}
@@ -148,6 +152,8 @@ def validate(cfg: MergeConfig) -> MergeConfig:
         bad(f"--precision must be fp32 or fp64, got {cfg.precision!r}")
     if cfg.dataset not in DATASETS:
         bad(f"--dataset must be digits or fashion-mnist, got {cfg.dataset!r}")
+    if cfg.threads is not None and cfg.threads < 1:
+        bad(f"--threads must be >= 1, got {cfg.threads}")
     if cfg.init_scale <= 0 or cfg.log_points < 2 or cfg.checkpoint_seconds <= 0:
         bad("init_scale > 0, log_points >= 2 and checkpoint_seconds > 0 are required")
     if cfg.experiment == "images" and any(c.startswith("overlap-") for c in cfg.all_conditions):

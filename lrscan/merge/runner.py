@@ -25,6 +25,9 @@ def _atomic_write(path: Path, writer: Callable[[str], None]) -> None:
     os.close(fd)
     try:
         writer(tmp)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the outputs private
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
@@ -69,6 +72,21 @@ def run(config: MergeConfig, *, progress: Callable[[int, int], None] | None = No
     from lrscan.spectral import compute_dtype, resolve_device
 
     cfg = validate(config)
+    threads_before = torch.get_num_threads()
+    if cfg.threads:
+        torch.set_num_threads(cfg.threads)
+    try:
+        return _run(cfg, progress, quiet)
+    finally:
+        torch.set_num_threads(threads_before)
+
+
+def _run(cfg: MergeConfig, progress, quiet: bool) -> pd.DataFrame:
+    import torch
+
+    from lrscan.merge import experiments, train
+    from lrscan.spectral import compute_dtype, resolve_device
+
     device = resolve_device(cfg.device)
     dtype = compute_dtype(cfg.precision)
     out = Path(cfg.out) if cfg.out else None

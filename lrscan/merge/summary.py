@@ -59,8 +59,9 @@ def rank_table(df: pd.DataFrame, widths: tuple[int, ...], d: int) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def claims(df: pd.DataFrame, widths: tuple[int, ...], d: int) -> list[dict]:
-    """The paper's four merging hypotheses (Section 6.2), checked on this run's final step."""
+def claims(df: pd.DataFrame, widths: tuple[int, ...], d: int, lam_ref: float | None = None) -> list[dict]:
+    """The paper's four merging hypotheses (Section 6.2), checked on this run's final step.
+    Conditions are compared at weight decay lam_ref (the run's --weight-decay)."""
     out = []
     mt = merge_table(df)
     if mt.empty:
@@ -70,6 +71,8 @@ def claims(df: pd.DataFrame, widths: tuple[int, ...], d: int) -> list[dict]:
         rows = mt[mt.condition == cond]
         if rows.empty:
             return None
+        if lam_ref is not None and (rows.weight_decay == lam_ref).any():
+            return rows[rows.weight_decay == lam_ref].iloc[0]
         counts = df[df.condition == cond].groupby("weight_decay").size()
         return rows[rows.weight_decay == counts.idxmax()].iloc[0]
 
@@ -77,7 +80,7 @@ def claims(df: pd.DataFrame, widths: tuple[int, ...], d: int) -> list[dict]:
     if diff is not None:
         gap = diff["gap_mean"]
         ok = gap < 0.1 * LOG2
-        out.append({"claim": "different tasks: merged loss close to the individual models'",
+        out.append({"claim": f"different tasks: merged loss close to the individual models' (λ={diff['weight_decay']:g})",
                     "holds": bool(ok),
                     "numbers": f"individual {diff['individual_mean']:.4f}±{diff['individual_sd']:.4f}, merged on task 1 "
                                f"{diff['merged_t1_mean']:.4f}±{diff['merged_t1_sd']:.4f}, task 2 {diff['merged_t2_mean']:.4f}±"
@@ -176,7 +179,7 @@ def summary_text(df: pd.DataFrame, cfg, *, complete: bool, diverged: dict | None
                                                            rank=("max_rank", "first"))
             lines.append("final stable rank ||W||_F/||W||_2 of model A per layer (mean over conditions): "
                          + "; ".join(f"W{k} {r['shape']}: {r['sr']:.2f} (rank ≤ {r['rank']})" for k, r in sub.iterrows()))
-        cl = claims(df, cfg.widths, d)
+        cl = claims(df, cfg.widths, d, cfg.weight_decay)
     if cl:
         lines.append("paper's claims at this setting:")
         for c in cl:
