@@ -51,13 +51,13 @@ def main(argv: list[str] | None = None) -> None:
         # standalone_mode=False hands back typer.Exit(code) as the return value instead of raising
         with stop_signals_as_interrupt():  # SIGTERM stops as cleanly as Ctrl-C
             rv = app(args=argv, standalone_mode=False)
-        if stop_signal():  # typer turns KeyboardInterrupt into a silent `return 130`
+        if stop_signal() or rv == 130:  # typer turns KeyboardInterrupt into a silent `return 130`
             raise KeyboardInterrupt
     except LrscanError as e:
         typer.echo(f"lrscan: error: {e}", err=True)
         sys.exit(e.exit_code)
     except KeyboardInterrupt:
-        typer.echo("lrscan: interrupted; rows computed so far are on disk (rerun with --resume)", err=True)
+        typer.echo("lrscan: interrupted; what was computed so far is on disk (rerun with --resume to continue)", err=True)
         sys.exit(130)
     except typer.Exit as e:
         sys.exit(e.exit_code)

@@ -41,8 +41,8 @@ def load_weights_only(path: str | Path):
             obj = torch.load(str(path), map_location="cpu", weights_only=True, mmap=mmap)
     except pickle.UnpicklingError as e:
         raise WeightsError(
-            f"{name}: refused to load: {_refusal(str(e))}; lrscan loads .bin files only with "
-            "torch.load(weights_only=True) and never runs code from them (safetensors files are safe)"
+            f"{name}: refused to load: {_refusal(str(e))}; lrscan unpickles files only with "
+            "torch.load(weights_only=True) and never runs code from them"
         ) from None
     except Exception as e:  # truncated/corrupt archives
         detail = str(e).splitlines()[0][:160] if str(e) else ""

@@ -97,7 +97,11 @@ def _run(cfg: MergeConfig, progress, quiet: bool) -> pd.DataFrame:
     state = None
     resumed_from = None
     if out is not None and cfg.resume and (out / CHECKPOINT).exists():
-        payload = torch.load(out / CHECKPOINT, map_location="cpu", weights_only=False)
+        from lrscan.io.safe_load import load_weights_only
+
+        payload = load_weights_only(out / CHECKPOINT)  # never weights_only=False: --out may hold a planted file
+        if not isinstance(payload, dict) or not isinstance(payload.get("state"), dict):
+            raise UsageError(f"--resume: {out / CHECKPOINT} is not a merge-exp checkpoint; remove it or use a new --out")
         if payload.get("config") != cfg.identity():
             diff = sorted(k for k in cfg.identity() if payload.get("config", {}).get(k) != cfg.identity()[k])
             raise UsageError(f"--resume: {out / CHECKPOINT} was written with a different configuration ({', '.join(diff)}); "

@@ -71,28 +71,32 @@ class TrainState:
 
 
 class _DeferredInterrupt:
-    """Turn Ctrl-C into a flag checked between steps, so a checkpoint is never half-updated.
-    A second Ctrl-C interrupts at once."""
+    """Turn Ctrl-C (and SIGTERM) into a flag checked between steps, so a checkpoint is never
+    half-updated. A second signal interrupts at once."""
 
     def __init__(self):
         self.flag = False
         self._old = None
 
+    _SIGNALS = (signal.SIGINT, signal.SIGTERM)  # SIGTERM deferred too: a kill must not land mid-update
+
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._old = signal.getsignal(signal.SIGINT)
+            self._old = {sig: signal.getsignal(sig) for sig in self._SIGNALS}
 
             def handler(signum, frame):
                 if self.flag:
                     raise KeyboardInterrupt
                 self.flag = True
 
-            signal.signal(signal.SIGINT, handler)
+            for sig in self._SIGNALS:
+                signal.signal(sig, handler)
         return self
 
     def __exit__(self, *exc):
         if self._old is not None:
-            signal.signal(signal.SIGINT, self._old)
+            for sig, old in self._old.items():
+                signal.signal(sig, old)
         return False
 
 
