@@ -128,13 +128,14 @@ def diff_models(base, tuned, tuned2=None, *, out=None, k: int = 8, device: str =
 
 
 def write_diff(res: DiffResult, out: Path) -> list[Path]:
-    from lrscan.sweep.tables import atomic_write, write_csv, write_table
+    from lrscan.atomic import write_text
+    from lrscan.sweep.tables import write_csv, write_table
 
     files = write_table(res.deltas, out, "delta")
     if res.angles is not None:
         files.append(write_csv(res.angles, out / "angles.csv"))
     text = json.dumps(res.manifest, indent=2, default=str)
-    files.append(atomic_write(out / "manifest.json", lambda tmp: Path(tmp).write_text(text, encoding="utf-8")))
+    files.append(write_text(out / "manifest.json", text))
     return files
 
 

@@ -6,13 +6,12 @@ so a reader (or an interrupted scan) only ever sees a complete file.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from lrscan.atomic import atomic_write
 from lrscan.errors import UsageError
 
 COLUMNS = [
@@ -20,22 +19,6 @@ COLUMNS = [
     "stable_rank", "stable_rank_sq", "dtype", "device", "method", "seconds", "status", "note", "tensors",
 ]
 FORMATS = ("auto", "csv", "parquet", "json")
-_UMASK = os.umask(0)
-os.umask(_UMASK)
-
-
-def _atomic(path: Path, write) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; output files get the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def to_frame(rows: list[dict]) -> pd.DataFrame:
@@ -50,7 +33,7 @@ def to_frame(rows: list[dict]) -> pd.DataFrame:
 def write_table(out: Path, df: pd.DataFrame, fmt: str = "csv") -> list[str]:
     """scan.csv always; plus scan.parquet (fmt auto: when pyarrow is there) or scan.json."""
     written = ["scan.csv"]
-    _atomic(out / "scan.csv", lambda p: df.to_csv(p, index=False))
+    atomic_write(out / "scan.csv", lambda p: df.to_csv(p, index=False))
     if fmt in ("auto", "parquet"):
         try:
             import pyarrow  # noqa: F401
@@ -58,10 +41,10 @@ def write_table(out: Path, df: pd.DataFrame, fmt: str = "csv") -> list[str]:
             if fmt == "parquet":
                 raise UsageError("--format parquet needs pyarrow (pip install pyarrow)") from None
         else:
-            _atomic(out / "scan.parquet", lambda p: df.to_parquet(p, index=False))
+            atomic_write(out / "scan.parquet", lambda p: df.to_parquet(p, index=False))
             written.append("scan.parquet")
     if fmt == "json":
-        _atomic(out / "scan.json", lambda p: df.to_json(p, orient="records", indent=1))
+        atomic_write(out / "scan.json", lambda p: df.to_json(p, orient="records", indent=1))
         written.append("scan.json")
     return written
 
@@ -72,7 +55,7 @@ def write_manifest(out: Path, manifest: dict) -> None:
             json.dump(manifest, f, indent=2, default=str)
             f.write("\n")
 
-    _atomic(out / "manifest.json", w)
+    atomic_write(out / "manifest.json", w)
 
 
 def read_existing(out: Path) -> tuple[pd.DataFrame | None, dict | None]:
@@ -104,7 +87,7 @@ def write_spectrum(out: Path, spectra: dict[str, np.ndarray]) -> None:
         with open(p, "wb") as f:
             np.savez(f, **spectra)
 
-    _atomic(out / "spectrum.npz", w)
+    atomic_write(out / "spectrum.npz", w)
 
 
 def read_spectrum(out: Path) -> dict[str, np.ndarray]:

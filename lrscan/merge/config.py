@@ -6,7 +6,7 @@ silent the choice is marked ASSUMED here and stated in the README and in each re
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 EXPERIMENTS = ("synthetic", "lambda-sweep", "fig2", "images")
 PRESETS = ("paper", "quick")

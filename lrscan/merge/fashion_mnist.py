@@ -10,11 +10,11 @@ import gzip
 import hashlib
 import os
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
+from lrscan.atomic import atomic_write
 from lrscan.errors import LrscanError, UsageError
 
 MIRROR = "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/"
@@ -73,9 +73,8 @@ def download(data_dir: Path, split: str = "train", mirror: str = MIRROR) -> None
     for name, digest in FILES.items():
         if not name.startswith(prefix) or ((data_dir / name).exists() and md5(data_dir / name) == digest):
             continue
-        fd, tmp = tempfile.mkstemp(dir=data_dir, prefix=f".{name}.", suffix=".tmp")
-        os.close(fd)
-        try:
+
+        def fetch_verified(tmp: str, name=name, digest=digest) -> None:
             try:
                 urllib.request.urlretrieve(mirror + name, tmp)
             except OSError as e:
@@ -83,10 +82,8 @@ def download(data_dir: Path, split: str = "train", mirror: str = MIRROR) -> None
             got = md5(Path(tmp))
             if got != digest:
                 raise DataError(f"{name}: MD5 {got} does not match the published {digest}; file discarded")
-            os.replace(tmp, data_dir / name)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+
+        atomic_write(data_dir / name, fetch_verified)
 
 
 def load_fashion_mnist(data_dir: str | os.PathLike | None, *, split: str = "train", download: bool = False,

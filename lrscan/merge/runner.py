@@ -3,9 +3,7 @@ asked), and write curves.csv, manifest.json, summary.txt and report.html to conf
 from __future__ import annotations
 
 import json
-import os
 import platform
-import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -13,33 +11,12 @@ from typing import Callable
 
 import pandas as pd
 
+from lrscan.atomic import atomic_write, write_text
 from lrscan.errors import UsageError
 from lrscan.merge.config import MergeConfig, validate
 
 CHECKPOINT = "checkpoint.pt"
 
-
-def _atomic_write(path: Path, writer: Callable[[str], None]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        writer(tmp)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp's 0600 would make the outputs private
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def write_text(path: Path, text: str) -> None:
-    def w(tmp):
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(text)
-
-    _atomic_write(path, w)
 
 
 def _versions() -> dict:
@@ -68,8 +45,6 @@ def run(config: MergeConfig, *, progress: Callable[[int, int], None] | None = No
     resume=True to continue)."""
     import torch
 
-    from lrscan.merge import experiments, train
-    from lrscan.spectral import compute_dtype, resolve_device
 
     cfg = validate(config)
     threads_before = torch.get_num_threads()
@@ -120,8 +95,8 @@ def _run(cfg: MergeConfig, progress, quiet: bool) -> pd.DataFrame:
         if out is None:
             return df
         payload = {"config": cfg.identity(), "state": st.to_payload()}
-        _atomic_write(out / CHECKPOINT, lambda tmp: torch.save(payload, tmp))
-        _atomic_write(out / "curves.csv", lambda tmp: df.to_csv(tmp, index=False))
+        atomic_write(out / CHECKPOINT, lambda tmp: torch.save(payload, tmp))
+        atomic_write(out / "curves.csv", lambda tmp: df.to_csv(tmp, index=False))
         manifest = {
             "experiment": cfg.experiment,
             "config": cfg.to_dict(),

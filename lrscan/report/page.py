@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import html
 import os
-import tempfile
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
 import jinja2
 from markupsafe import Markup
+
+from lrscan.atomic import write_text
 
 _TEMPLATES = Path(__file__).parent / "templates"
 PLOT_CONFIG = {"displaylogo": False, "responsive": True,
@@ -61,17 +62,7 @@ def write_page(path: str | os.PathLike, title: str, meta: dict[str, Any], blocks
     rendered = [(heading, Markup(_block_html(c, first))) for heading, c in blocks]
     text = _env().get_template("page.html.j2").render(
         title=title, meta=meta, blocks=rendered, header=Markup(header) if header else None)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    return write_text(path, text)
 
 
 def escape(s: str) -> str:

@@ -8,6 +8,7 @@ from typing import Callable, Iterable, Sequence
 
 import pandas as pd
 
+from lrscan.atomic import write_text
 from lrscan.sweep import tables
 from lrscan.sweep.executors import OnResult, run_tasks
 from lrscan.sweep.models import ModelSpec, gather_specs
@@ -98,4 +99,4 @@ def _write_scan_locally(r: TaskResult) -> None:
     folder = Path(r.out)
     tables.write_csv(r.frame, folder / SCAN_CSV)
     text = json.dumps(r.manifest or {}, indent=2, default=str)
-    tables.atomic_write(folder / MANIFEST, lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    write_text(folder / MANIFEST, text)

@@ -11,11 +11,12 @@ so that shards sharing a folder never write the same file; `lrscan sweep-merge` 
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 from typing import Iterable
 
 import pandas as pd
+
+from lrscan.atomic import atomic_write
 
 STRING_COLUMNS = ("model", "revision", "role", "dtype", "device", "method", "status", "note", "tensors")
 STATUS_COLUMNS = ["model", "revision", "out", "status", "error", "seconds", "rows"]
@@ -29,19 +30,6 @@ def read_scan_csv(path: str | os.PathLike) -> pd.DataFrame:
         if c in df.columns:
             df[c] = df[c].fillna("").astype(str)
     return df
-
-
-def atomic_write(path: Path, write) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
 
 
 def write_csv(df: pd.DataFrame, path: str | os.PathLike) -> Path:
