@@ -45,8 +45,12 @@ AUTO_DIRECT_MAX = 64
 # product well inside float32's range.
 _SCALE_EXP = 40
 
-# Block size of `lanczos` (vectors per block): chosen by benchmarks/bench_spectral.py.
-LANCZOS_BLOCK = 4
+# Block size of `lanczos` (vectors per block), chosen by measurement on a quiet machine (2 cores):
+# single-vector Lanczos beat blocks of 2 and 4 on every case measured: 4096x16384 separated
+# 0.23 vs 0.43 s, near-degenerate 0.26 vs 0.43 s, gapless 1.76 vs 3.36 s; GPT-2-XL-shaped layers
+# 0.68 vs 0.85-0.96 s (strong directions) and 1.96 vs 2.79 s (random init). Block 4 had looked
+# best in a run under heavy load from other processes (README, "Spectral method: measured").
+LANCZOS_BLOCK = 1
 
 _PRECISIONS = {"fp32": torch.float32, "fp64": torch.float64}
 
