@@ -109,12 +109,19 @@ from bench_scan import time_components
 from lrscan.scan import scan_model
 from lrscan.spectral import matrix_metrics
 matrix_metrics(torch.randn(512, 2048), device="cpu")  # warm up BLAS/LAPACK and torch once, like any 2nd call
-comp = time_components(sys.argv[1])
-t0 = time.perf_counter()
-df = scan_model(sys.argv[1], out=sys.argv[2], device="cpu")
-comp["scan_s"] = time.perf_counter() - t0
-comp["spectral"] = {f"{r.layer}/{r.role}": r.spectral_norm for r in df.itertuples()}
-print(json.dumps(comp))
+best = None
+for rep in range(int(sys.argv[4])):  # alternate the two measurements; keep the fastest of each (noisy VM)
+    comp = time_components(sys.argv[1])
+    t0 = time.perf_counter()
+    df = scan_model(sys.argv[1], out=f"{sys.argv[2]}-{rep}", device="cpu")
+    comp["scan_s"] = time.perf_counter() - t0
+    if best is None:
+        best = comp
+    else:
+        for k in ("read_s", "spectral_s", "scan_s"):
+            best[k] = min(best[k], comp[k])
+best["spectral"] = {f"{r.layer}/{r.role}": r.spectral_norm for r in df.itertuples()}
+print(json.dumps(best))
 """
 
 # peak RSS from /proc/self/status VmHWM: it starts afresh at exec, while getrusage's ru_maxrss keeps the
@@ -163,6 +170,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--layers", type=int, default=8, help="number of GPT-2-XL blocks to build (XL has 48)")
     ap.add_argument("--kinds", default="strong,gapless")
+    ap.add_argument("--repeat", type=int, default=3, help="timing repetitions (the fastest of each is kept)")
     ap.add_argument("--skip-naive", action="store_true", help="skip the (slow) naive route")
     ap.add_argument("--workdir", default=None, help="where to build the checkpoints (default: a temp dir)")
     args = ap.parse_args()
@@ -176,12 +184,13 @@ def main() -> None:
             build_checkpoint(folder, args.layers, kind)
             print(f"\n== {kind}: GPT-2-XL shapes, {args.layers} layers, bf16, built in {time.perf_counter() - t0:.1f} s")
             bench_dir = str(Path(__file__).resolve().parent)
-            comp = _child(_TIMING_CHILD, str(folder), str(Path(tmp) / f"out-{kind}"), bench_dir)
+            comp = _child(_TIMING_CHILD, str(folder), str(Path(tmp) / f"out-{kind}"), bench_dir, str(args.repeat))
             rss = _child(_RSS_CHILD, str(folder), str(Path(tmp) / f"rss-{kind}"))
             overhead = comp["scan_s"] / (comp["read_s"] + comp["spectral_s"])
             print(f"matrices {comp['matrices']}  spectral method(s) {','.join(comp['methods'])}")
             print(f"read every tensor: {comp['read_s']:.2f} s   spectral alone: {comp['spectral_s']:.2f} s   "
-                  f"scan: {comp['scan_s']:.2f} s ({comp['scan_s'] / args.layers:.2f} s/layer)   (one process, after a warm-up)")
+                  f"scan: {comp['scan_s']:.2f} s ({comp['scan_s'] / args.layers:.2f} s/layer)   (one process after a warm-up; "
+                  f"fastest of {args.repeat})")
             print(f"orchestration overhead  scan / (read + spectral) = {overhead:.2f}x   (target <= 1.3x)")
             print(f"peak RSS of a scan process: {rss['rss_mb']:.0f} MB (imports alone: {rss['base_mb']:.0f} MB; "
                   f"growth {rss['rss_mb'] - rss['base_mb']:.0f} MB)   target 2 x largest tensor fp32 + 300 MB = "

@@ -20,6 +20,7 @@ import json
 import os
 import sys
 import time
+from functools import partial
 
 import numpy as np
 import torch
@@ -84,6 +85,9 @@ def main(argv=None) -> int:
     ap.add_argument("--cases", default=",".join(CASES))
     ap.add_argument("--methods", default=",".join(CANDIDATES))
     ap.add_argument("--json", help="also write the rows to this JSON file")
+    ap.add_argument("--ref-uv", action="store_true",
+                    help="also time float64 SVD with singular vectors (np.linalg.svd, full_matrices=False) and "
+                         "print each method's speed-up against it too")
     args = ap.parse_args(argv)
     if args.shapes:
         shapes = [tuple(int(v) for v in s.lower().split("x")) for s in args.shapes.split(",")]
@@ -101,7 +105,8 @@ def main(argv=None) -> int:
             # reference: numpy's float64 full SVD (LAPACK gesdd); torch.linalg.svdvals in float64 was
             # slightly slower on 4096x16384 (408 s vs 369 s, both on a loaded machine)
             a64 = x.to(torch.float64).numpy()
-            s_ref, t_svd = timed(lambda: np.linalg.svd(a64, compute_uv=False))
+            s_ref, t_svd = timed(partial(np.linalg.svd, a64, compute_uv=False))
+            t_uv = timed(partial(np.linalg.svd, a64, full_matrices=False))[1] if args.ref_uv else None
             del a64
             ref = float(s_ref[0])
             gap = float(s_ref[1] / s_ref[0])
@@ -109,12 +114,19 @@ def main(argv=None) -> int:
                         speedup=1.0, rel_err=0.0, note="")
             rows.append(line)
             print(f"{m:>5}x{n:<5} {case:>9} {gap:7.4f} {'np.svd(ref)':>12} {t_svd:8.3f} {1.0:9.1f} {0.0:8.1e}", flush=True)
+            if t_uv is not None:
+                rows.append(dict(line, method="numpy svd with U,V (fp64)", seconds=t_uv, speedup=t_svd / t_uv))
+                print(f"{m:>5}x{n:<5} {case:>9} {gap:7.4f} {'np.svd(U,V)':>12} {t_uv:8.3f} {t_svd / t_uv:9.1f} "
+                      f"{0.0:8.1e}  values and vectors", flush=True)
             for name in methods:
                 sig, dt, note = run_method(x, name)
                 err = abs(sig - ref) / ref
                 rows.append(dict(shape=f"{m}x{n}", case=case, s2_s1=gap, method=name, seconds=dt,
-                                 speedup=t_svd / dt, rel_err=err, note=note))
+                                 speedup=t_svd / dt, rel_err=err, note=note,
+                                 **({"speedup_vs_uv": t_uv / dt} if t_uv is not None else {})))
                 flag = "" if err <= 1e-6 else "  > 1e-6!"
+                if t_uv is not None:
+                    note = f"{t_uv / dt:.1f}x vs SVD with U,V  {note}"
                 print(f"{m:>5}x{n:<5} {case:>9} {gap:7.4f} {name:>12} {dt:8.3f} {t_svd / dt:9.1f} {err:8.1e}  {note}{flag}",
                       flush=True)
     if args.json:

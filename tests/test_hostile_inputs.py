@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import pickle
 import shutil
 from pathlib import Path
@@ -17,7 +16,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from _hostile import (
-    assert_no_output, assert_one_error_line, cli_env, count_metrics, edit_safetensors_header,
+    assert_no_output, assert_one_error_line, count_metrics, edit_safetensors_header,
     read_header, run_cli, run_cli_subprocess, tensors_by_offset, write_header,
 )
 from tiny_models import build_tiny

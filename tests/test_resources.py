@@ -3,7 +3,6 @@ line, and peak RSS stays bounded while scanning a ~200 MB sharded checkpoint."""
 from __future__ import annotations
 
 import json
-import math
 import sys
 from pathlib import Path
 
