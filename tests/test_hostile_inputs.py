@@ -23,10 +23,8 @@ from tiny_models import build_tiny
 
 
 @pytest.fixture(autouse=True)
-def _offline(monkeypatch, tmp_path):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))
-    monkeypatch.delenv("LRSCAN_DEBUG", raising=False)
+def _empty_hf_home(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "empty-hf-home"))  # offline + no LRSCAN_DEBUG: conftest.py
 
 
 @pytest.fixture(scope="module")

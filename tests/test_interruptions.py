@@ -24,12 +24,6 @@ PLANNED = 16  # tiny llama: 2 layers x (Q K V O QKV M1 M1_gate M2)
 METRICS = ["frobenius", "spectral_norm", "stable_rank", "stable_rank_sq"]
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.delenv("LRSCAN_DEBUG", raising=False)
-
-
 @pytest.fixture(scope="module")
 def llama(tmp_path_factory):
     return build_tiny("llama", tmp_path_factory.mktemp("interrupt") / "llama", sharded=True)

@@ -20,12 +20,6 @@ HELD = str(Path(__file__).with_name("_held_merge.py"))
 TINY = ["--seeds", "1", "--widths", "8,4", "--n", "16"]
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.delenv("LRSCAN_DEBUG", raising=False)
-
-
 @pytest.mark.parametrize("args, needle", [
     (["--lr", "0"], "--lr"),
     (["--lr", "-1"], "--lr"),

@@ -17,12 +17,6 @@ from tiny_models import build_tiny
 RSS_DRIVER = str(Path(__file__).with_name("_rss_scan.py"))
 
 
-@pytest.fixture(autouse=True)
-def _offline(monkeypatch):
-    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    monkeypatch.delenv("LRSCAN_DEBUG", raising=False)
-
-
 @pytest.fixture(scope="module")
 def tiny_llama(tmp_path_factory):
     return build_tiny("llama", tmp_path_factory.mktemp("resources") / "llama")

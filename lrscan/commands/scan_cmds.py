@@ -6,6 +6,8 @@ from typing import Optional
 
 import typer
 
+from lrscan.commands import options as opts
+
 MODEL_EPILOG = """Examples:
 
   lrscan model microsoft/phi-2                       (hub id; the HF cache and HF_HUB_OFFLINE are honoured)
@@ -73,15 +75,15 @@ def register(app: typer.Typer) -> None:
         model: str = typer.Argument(..., help="Hub id (org/name) or a local folder with config.json + weights."),
         out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: reports/<model-slug>/)."),
         revision: Optional[str] = typer.Option(None, "--revision", help="Hub revision: branch, tag or commit."),
-        device: str = typer.Option("auto", "--device", help="auto | cpu | cuda | cuda:N (auto: CUDA when available)."),
-        precision: str = typer.Option("fp32", "--precision", help="fp32 | fp64; fp16/bf16 weights are up-cast, never down-cast."),
-        method: str = typer.Option("auto", "--method", help="Spectral-norm method (see lrscan.spectral.METHODS)."),
-        layers: Optional[str] = typer.Option(None, "--layers", help="Blocks to scan, e.g. 0-5 or 0,3,7-9 (default: all)."),
-        roles: Optional[str] = typer.Option(None, "--roles", help="Roles to scan, e.g. Q,K,QKV (Q K V O QKV M1 M1_gate M2 other)."),
+        device: opts.Device = "auto",
+        precision: opts.Precision = "fp32",
+        method: opts.Method = "auto",
+        layers: opts.Layers = None,
+        roles: opts.Roles = None,
         fmt: str = typer.Option("auto", "--format", help="csv | parquet | json (scan.csv is always written; auto: + parquet when pyarrow is there)."),
-        generic: bool = typer.Option(False, "--generic", help="Unknown model_type: scan every 2-D weight with role 'other'."),
+        generic: opts.Generic = False,
         resume: bool = typer.Option(False, "--resume", help="Skip (layer, role) rows already in --out."),
-        spectrum: bool = typer.Option(False, "--spectrum", help="Also save all singular values to spectrum.npz."),
+        spectrum: opts.Spectrum = False,
         html: bool = typer.Option(False, "--html", help="Also write report.html into --out."),
         progress: bool = typer.Option(True, "--progress/--no-progress", help="Progress bar on stderr."),
         max_memory: Optional[str] = typer.Option(None, "--max-memory", help="Memory budget, e.g. 8GB: stop up front when one matrix would need more."),

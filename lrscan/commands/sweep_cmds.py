@@ -5,6 +5,8 @@ from typing import List, Optional
 
 import typer
 
+from lrscan.commands import options as opts
+
 
 def _echo_result(r, done: int, total: int) -> None:
     label = f"{r.model}@{r.revision}" if r.revision else r.model
@@ -47,13 +49,13 @@ def register(app: typer.Typer) -> None:
         executor: str = typer.Option("local", "--executor", help="local (process pool) | ray | sequential"),
         workers: Optional[int] = typer.Option(None, "--workers", help="parallel scans (default: cores, or GPUs with CUDA; Ray: local CPUs)"),
         address: Optional[str] = typer.Option(None, "--address", help="Ray cluster address (e.g. auto); default: start Ray locally"),
-        device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
-        precision: str = typer.Option("fp32", "--precision", help="fp32 | fp64"),
-        method: str = typer.Option("auto", "--method", help="spectral method"),
-        layers: Optional[str] = typer.Option(None, "--layers", help="e.g. 0-5"),
-        roles: Optional[str] = typer.Option(None, "--roles", help="e.g. Q,K,QKV"),
-        generic: bool = typer.Option(False, "--generic", help="scan every 2-D weight of unknown architectures"),
-        spectrum: bool = typer.Option(False, "--spectrum", help="save all singular values per model"),
+        device: opts.Device = "auto",
+        precision: opts.Precision = "fp32",
+        method: opts.Method = "auto",
+        layers: opts.Layers = None,
+        roles: opts.Roles = None,
+        generic: opts.Generic = False,
+        spectrum: opts.Spectrum = False,
         collect_: bool = typer.Option(False, "--collect", help="do not scan: join the shard outputs already in --out"),
         report: bool = typer.Option(True, "--report/--no-report", help="write report.html and trajectory.html"),
     ):
@@ -102,12 +104,12 @@ def register(app: typer.Typer) -> None:
         tuned2: Optional[str] = typer.Argument(None, help="a second fine-tune of the same base: principal angles"),
         out: str = typer.Option("reports/delta", "--out", help="folder for delta.csv, angles.csv, manifest.json"),
         k: int = typer.Option(8, "-k", "--k", help="top-k singular subspaces compared between two deltas"),
-        device: str = typer.Option("auto", "--device", help="auto | cpu | cuda"),
-        precision: str = typer.Option("fp32", "--precision", help="fp32 | fp64"),
-        method: str = typer.Option("auto", "--method", help="spectral method"),
-        layers: Optional[str] = typer.Option(None, "--layers", help="e.g. 0-5"),
-        roles: Optional[str] = typer.Option(None, "--roles", help="e.g. Q,K,QKV"),
-        generic: bool = typer.Option(False, "--generic", help="compare every 2-D weight (unknown architectures)"),
+        device: opts.Device = "auto",
+        precision: opts.Precision = "fp32",
+        method: opts.Method = "auto",
+        layers: opts.Layers = None,
+        roles: opts.Roles = None,
+        generic: opts.Generic = False,
     ):
         """Scan fine-tune deltas ΔW = W_tuned − W_base per (layer, role): norms, stable rank, relative size."""
         from lrscan.diff import diff_models, summary
