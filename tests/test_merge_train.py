@@ -81,6 +81,51 @@ def test_interrupt_and_resume_reproduce_the_uninterrupted_curves(tmp_path):
     assert man["complete"] is True and man["resumed_from_step"] == 77
 
 
+def test_cache_sized_groups_give_the_same_curves_and_resume_the_same(tmp_path, monkeypatch):
+    from lrscan.merge import train
+
+    lockstep = run(_tiny())
+    sweep_cfg = dict(seeds=2, n=20, widths=(16, 8), d=10, steps=60, log_points=8, lr=1.0, lambdas=(0.0, 1e-2))
+    sweep_lockstep = run(preset("lambda-sweep", "quick", **sweep_cfg))  # per-member weight decay
+    # members of one group at a time (as the paper's Fig 5 runs on a CPU), forced here with a tiny budget
+    monkeypatch.setattr(train, "GROUP_BYTES", 1)
+    monkeypatch.setattr(train, "GROUP_STEPS", 7)
+    probe = mlp.init_ensemble([torch.Generator().manual_seed(i) for i in range(3)], 10, (16, 8))
+    assert train.member_groups(probe, torch.zeros(3, 20, 10)) == [slice(0, 1), slice(1, 2), slice(2, 3)]
+    grouped = run(_tiny())
+    pd.testing.assert_frame_equal(grouped, lockstep)
+    pd.testing.assert_frame_equal(run(preset("lambda-sweep", "quick", **sweep_cfg)), sweep_lockstep)
+
+    def stop_at_77(step, total):  # progress is reported where every group has reached the same step
+        if step >= 77:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run(_tiny(tmp_path, "cut"), progress=stop_at_77)
+    man = json.loads((tmp_path / "cut" / "manifest.json").read_text())
+    assert man["complete"] is False and 77 <= man["steps_done"] < 77 + 7
+    resumed = run(_tiny(tmp_path, "cut", resume=True))
+    pd.testing.assert_frame_equal(resumed, lockstep)
+
+
+def test_groups_follow_the_cache_budget_and_stay_whole_off_the_cpu():
+    from lrscan.merge import train
+
+    ens = mlp.init_ensemble([torch.Generator().manual_seed(i) for i in range(120)], 128, (1000, 100))
+    X = torch.zeros(120, 10, 128)
+    groups = train.member_groups(ens, X, group_bytes=6 << 20)
+    per_member = 4 * (128 * 1000 + 1000 * 100 + 100 + 10 * (128 + 1000 + 100))
+    assert all((g.stop - g.start) * per_member <= 6 << 20 for g in groups)
+    assert [i for g in groups for i in range(g.start, g.stop)] == list(range(120)) and len(groups) == 20
+    wd = torch.tensor([1e-3] * 60 + [0.0] * 20 + [1e-4] * 20 + [1e-2] * 20)  # Fig 5's units, in the runner's order
+    cut = train.member_groups(ens, X, group_bytes=6 << 20, weight_decay=wd)
+    assert [i for g in cut for i in range(g.start, g.stop)] == list(range(120))
+    assert all(len(set(wd[g].tolist())) == 1 for g in cut) and len(cut) == 10 + 3 * 4  # 60/6 + three runs of 20 in groups of 6, 6, 6, 2
+    two = mlp.init_ensemble([torch.Generator().manual_seed(i) for i in range(2)], 128, (1000, 100))
+    assert train.member_groups(two, X[:2]) == [slice(0, 2)]  # fits: one group, the lockstep loop
+    assert train.member_groups(ens, X.to("meta")) == [slice(0, 120)]
+
+
 def test_resume_with_other_settings_is_refused(tmp_path):
     from lrscan.errors import UsageError
 

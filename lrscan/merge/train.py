@@ -5,6 +5,14 @@ theta <- theta - eta (grad L(theta) + lambda theta)      (paper, Algorithm 1)
 
 One "step" of the loop is one GD step (batch_size None) or one epoch of SGD over shuffled
 minibatches (batch_size B): then every member sees n // B updates per epoch.
+
+Cache-sized groups (full-batch GD on the CPU): members are independent, so when the ensemble's
+weights and activations do not fit in the CPU cache (Fig 5's 120 members of 128-1000-100-1 hold
+110 MB of weights, and each step then streams them from memory four times), the members are cut
+into groups of about GROUP_BYTES and the loop runs group by group for up to GROUP_STEPS steps at a
+time, so that each group's weights stay in cache. Every member goes through the same sequence of
+operations either way (tested: identical curves); logging, checkpoints and interrupts happen when
+all groups have reached the same step.
 """
 from __future__ import annotations
 
@@ -100,6 +108,46 @@ class _DeferredInterrupt:
         return False
 
 
+GROUP_BYTES = 6 << 20  # per group: well inside a 32 MB L3 shared by the cores
+GROUP_STEPS = 50  # steps a group runs before the next group takes over (bounds interrupt latency)
+
+
+def member_groups(ens: mlp.Ensemble, X: torch.Tensor, group_bytes: int | None = None, *, lr=None,
+                  weight_decay=None) -> list[slice]:
+    """Slices of the member dimension whose weights + activations take about group_bytes each
+    (at least one member per group); one slice for the whole ensemble when it fits or off the CPU.
+    Groups do not straddle a change of per-member lr / weight decay, so that each group's step
+    takes the fused path (decay folded into the weight update: one pass over W less)."""
+    E, n = X.shape[0], X.shape[1]
+    if X.device.type != "cpu":
+        return [slice(0, E)]
+    budget = GROUP_BYTES if group_bytes is None else group_bytes
+    per_member = sum(p[0].numel() for p in ens.params()) + n * sum(w.shape[1] for w in ens.weights)
+    size = max(1, budget // max(1, per_member * X.element_size()))
+    if size >= E:
+        return [slice(0, E)]
+    keys = [torch.as_tensor(v).reshape(-1).expand(E).tolist() for v in (lr, weight_decay) if v is not None]
+    cuts = [0] + [e for e in range(1, E) if any(k[e] != k[e - 1] for k in keys)] + [E]
+    return [slice(a, min(a + size, b)) for a, b in zip(cuts, cuts[1:]) for a in range(a, b, size)]
+
+
+def _member_slice(v, sl: slice):
+    if isinstance(v, (int, float)):
+        return v
+    t = torch.as_tensor(v).reshape(-1)
+    return t if t.numel() == 1 else t[sl]
+
+
+def _gd_steps_by_group(ens: mlp.Ensemble, X, Y, lr, wd, groups: list[slice], steps: int) -> list[torch.Tensor]:
+    """`steps` GD steps for every member, group by group; returns the per-step losses over all members."""
+    per_group = []
+    for sl in groups:
+        view = mlp.Ensemble([w[sl] for w in ens.weights], None if ens.biases is None else [b[sl] for b in ens.biases])
+        lr_g, wd_g = _member_slice(lr, sl), _member_slice(wd, sl)
+        per_group.append([mlp.gd_step_(view, X[sl], Y[sl], lr_g, wd_g) for _ in range(steps)])
+    return [torch.cat([g[i] for g in per_group]) for i in range(steps)]
+
+
 def _epoch_sgd(ens, X, Y, lr, wd, batch_size: int, gen: torch.Generator) -> torch.Tensor:
     E, n, d = X.shape
     perm = torch.argsort(torch.rand(E, n, generator=gen), dim=1).to(X.device)
@@ -134,6 +182,8 @@ def train(
     Raises Diverged (state keeps the rows logged so far) or KeyboardInterrupt (between two
     steps, after `checkpoint(state)` was called with a consistent state)."""
     log_set = set(log_at)
+    log_after = sorted(log_at)
+    groups = member_groups(state.ens, X, lr=lr, weight_decay=weight_decay) if batch_size is None else [slice(0, X.shape[0])]
     gen = None
     if batch_size is not None:
         gen = torch.Generator().manual_seed(seed)
@@ -172,13 +222,20 @@ def train(
                 state.last_logged = t
             if t >= total:
                 break
-            if batch_size is None:
-                loss = mlp.gd_step_(state.ens, X, Y, lr, weight_decay)
+            if len(groups) > 1:
+                # run to the next log step or GROUP_STEPS ahead, whichever comes first
+                nxt = next((v for v in log_after if v > t), total)
+                k = min(GROUP_STEPS, nxt - t, total - t)
+                buf.extend(_gd_steps_by_group(state.ens, X, Y, lr, weight_decay, groups, k))
+                state.step = t + k
             else:
-                loss = _epoch_sgd(state.ens, X, Y, lr, weight_decay, batch_size, gen)
-                state.gen_state = gen.get_state()
-            buf.append(loss)
-            state.step = t + 1
+                if batch_size is None:
+                    loss = mlp.gd_step_(state.ens, X, Y, lr, weight_decay)
+                else:
+                    loss = _epoch_sgd(state.ens, X, Y, lr, weight_decay, batch_size, gen)
+                    state.gen_state = gen.get_state()
+                buf.append(loss)
+                state.step = t + 1
             state.elapsed = base_elapsed + (time.monotonic() - t_start)
             if len(buf) >= check_every:
                 check()
