@@ -80,6 +80,8 @@ def test_images_digits_and_fig2_run(tmp_path):
     df = pd.read_csv(tmp_path / "f" / "curves.csv")
     assert set(df.condition) == {"freq-10", "freq-100"} and set(df.weight_decay) == {0.0, 1e-3}
     assert "inv_sr_avg" in df.columns
+    page = (tmp_path / "f" / "report.html").read_text()  # the grid, not the unused single λ, is what ran
+    assert "each λ of the grid" in page and "0, 0.001" in page
 
 
 def test_lambda_sweep_help_names_its_figure():

@@ -32,7 +32,10 @@ def write_report(path: Path, df: pd.DataFrame, cfg, text: str, *, complete: bool
     from lrscan.report.page import write_page
 
     meta = {"experiment": f"{cfg.experiment}: reproduces the paper's {FIGURE[cfg.experiment]}",
-            "preset": cfg.preset, "learning rate η": cfg.lr, "weight decay λ": cfg.weight_decay,
+            "preset": cfg.preset, "learning rate η": cfg.lr,
+            # fig2 and lambda-sweep train every λ of the grid; cfg.weight_decay is used only without a grid
+            "weight decay λ": ("each λ of the grid" if cfg.experiment in ("fig2", "lambda-sweep") and cfg.lambdas
+                               else cfg.weight_decay),
             "λ grid": ", ".join(f"{v:g}" for v in cfg.lambdas) or "—",
             "steps" if cfg.experiment != "fig2" else "epochs": cfg.steps,
             "batch size": cfg.batch_size or "full batch (GD)",
