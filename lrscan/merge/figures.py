@@ -15,12 +15,19 @@ def _rgba(hex_color: str, a: float) -> str:
     return f"rgba({int(h[0:2], 16)},{int(h[2:4], 16)},{int(h[4:6], 16)},{a})"
 
 
-def band(fig, x, mean, sd, name, color, *, row=None, col=None, dash=None, showlegend=True, group=None):
-    """A mean line with a ±sd band (sd NaN with one seed: no band)."""
+LOG_BAND_FLOOR = 1e-2  # on a log axis a band edge at mean - sd <= 0 is drawn down to this fraction of the mean
+
+
+def band(fig, x, mean, sd, name, color, *, row=None, col=None, dash=None, showlegend=True, group=None, log_y=False):
+    """A mean line with a ±sd band (sd NaN with one seed: no band). With log_y, a lower edge that would be
+    <= 0 (sd > mean, e.g. one seed's poor merge) is clipped to LOG_BAND_FLOOR x mean instead of leaving the plot."""
     x, mean, sd = np.asarray(x, float), np.asarray(mean, float), np.nan_to_num(np.asarray(sd, float))
     kw = {} if row is None else {"row": row, "col": col}
     group = group or name
-    fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([mean + sd, (mean - sd)[::-1]]),
+    lower = mean - sd
+    if log_y:
+        lower = np.where(lower > 0, lower, LOG_BAND_FLOOR * mean)
+    fig.add_trace(go.Scatter(x=np.concatenate([x, x[::-1]]), y=np.concatenate([mean + sd, lower[::-1]]),
                              fill="toself", fillcolor=_rgba(color, 0.18), line={"width": 0}, hoverinfo="skip",
                              showlegend=False, legendgroup=group), **kw)
     fig.add_trace(go.Scatter(x=x, y=mean, name=name, mode="lines", line={"color": color, "dash": dash},
@@ -54,13 +61,13 @@ def merge_curves(df: pd.DataFrame, lam: float, title: str) -> go.Figure:
         c = d[d.condition == cond]
         own = _own(c[c.step > 0]).groupby(["seed", "step"])["loss"].mean().reset_index()
         s = _stats(own, "loss")
-        band(fig, s.step, s["mean"], s.sd, "individual (own task)", PALETTE[0], row=1, col=i, showlegend=i == 1)
+        band(fig, s.step, s["mean"], s.sd, "individual (own task)", PALETTE[0], row=1, col=i, showlegend=i == 1, log_y=True)
         for j, task in enumerate((1, 2)):
             s = _series(c, "loss", model="merged", task=task)
-            band(fig, s.step, s["mean"], s.sd, f"merged (sum) on task {task}", PALETTE[1 + j], row=1, col=i, showlegend=i == 1)
+            band(fig, s.step, s["mean"], s.sd, f"merged (sum) on task {task}", PALETTE[1 + j], row=1, col=i, showlegend=i == 1, log_y=True)
         avg = c[(c.model == "averaged") & (c.step > 0)].groupby(["seed", "step"])["loss"].mean().reset_index()
         s = _stats(avg, "loss")
-        band(fig, s.step, s["mean"], s.sd, "averaged, both tasks", PALETTE[3], row=1, col=i, dash="dot", showlegend=i == 1)
+        band(fig, s.step, s["mean"], s.sd, "averaged, both tasks", PALETTE[3], row=1, col=i, dash="dot", showlegend=i == 1, log_y=True)
     fig.update_xaxes(type="log", title_text="step")
     fig.update_yaxes(type="log", title_text="training loss", col=1)
     fig.update_layout(title=title, height=420)
@@ -104,6 +111,7 @@ def stable_ranks(df: pd.DataFrame, lam: float, condition: str, shapes: list[str]
             s = _series(d, f"sr_{k + 1}", model=model)
             band(fig, s.step, s["mean"], s.sd, model, PALETTE[j], row=1, col=k + 1, showlegend=k == 0)
     fig.update_xaxes(type="log", title_text="step")
+    fig.update_yaxes(rangemode="tozero")  # a 1×n layer's stable rank is 1 exactly: no axis zoomed onto rounding noise
     fig.update_yaxes(title_text="stable rank ‖W‖_F/‖W‖₂", col=1)
     fig.update_layout(title=title, height=380)
     return fig
@@ -116,9 +124,9 @@ def lemma3(df: pd.DataFrame, lam: float, condition: str, K: int, title: str) -> 
     for k in range(K):
         v = d.assign(v=lam * d[f"fro_{k + 1}"] ** 2)
         s = _stats(v, "v")
-        band(fig, s.step, s["mean"], s.sd, f"λ‖W{k + 1}‖²_F", PALETTE[k])
+        band(fig, s.step, s["mean"], s.sd, f"λ‖W{k + 1}‖²_F", PALETTE[k], log_y=True)
     s = _stats(d, "lemma3_rhs")
-    band(fig, s.step, s["mean"], s.sd, "−(1/n)Σ ℓ′(yf) yf  (Lemma 3: all equal at stationarity)", "#000000", dash="dash")
+    band(fig, s.step, s["mean"], s.sd, "−(1/n)Σ ℓ′(yf) yf  (Lemma 3: all equal at stationarity)", "#000000", dash="dash", log_y=True)
     fig.update_xaxes(type="log", title_text="step")
     fig.update_yaxes(type="log")
     fig.update_layout(title=title, height=380)
@@ -133,9 +141,9 @@ def lemma5(df: pd.DataFrame, title: str) -> go.Figure:
     for i, ((cond, lam), c) in enumerate(groups):
         color = PALETTE[i % len(PALETTE)]
         s = _stats(c, "cross_norm")
-        band(fig, s.step, s["mean"], s.sd, f"{cond}, λ={lam:g}: measured", color, group=f"{cond}{lam}")
+        band(fig, s.step, s["mean"], s.sd, f"{cond}, λ={lam:g}: measured", color, group=f"{cond}{lam}", log_y=True)
         s = _stats(c, "cross_bound")
-        band(fig, s.step, s["mean"], s.sd, f"{cond}, λ={lam:g}: bound", color, dash="dash", group=f"{cond}{lam}")
+        band(fig, s.step, s["mean"], s.sd, f"{cond}, λ={lam:g}: bound", color, dash="dash", group=f"{cond}{lam}", log_y=True)
     fig.update_xaxes(type="log", title_text="step")
     fig.update_yaxes(type="log", title_text="mean ‖W₁ x′‖ over the other task's inputs")
     fig.update_layout(title=title, height=420)

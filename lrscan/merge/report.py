@@ -57,7 +57,7 @@ def write_report(path: Path, df: pd.DataFrame, cfg, text: str, *, complete: bool
     main_conds = df[df.weight_decay == lam]
     if cfg.experiment in ("synthetic", "images"):
         blocks.append(("Merging: individual vs merged training loss (first row of the figure)",
-                       figures.merge_curves(df, lam, f"λ = {lam:g}; bands: ± sd over {cfg.seeds} seeds")))
+                       figures.merge_curves(df, lam, f"λ = {lam:g}; bands: ± sd over {cfg.seeds} seeds (lower edge ≤ 0 on the log axis: drawn at 1% of the mean)")))
     if df.weight_decay.nunique() > 1:
         blocks.append(("Weight decay enables merging (second row, left)",
                        figures.lambda_gap(df, "gap between the merged (sum) model and the individual models, condition different")))
