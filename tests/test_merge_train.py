@@ -121,6 +121,10 @@ def test_groups_follow_the_cache_budget_and_stay_whole_off_the_cpu():
     cut = train.member_groups(ens, X, group_bytes=6 << 20, weight_decay=wd)
     assert [i for g in cut for i in range(g.start, g.stop)] == list(range(120))
     assert all(len(set(wd[g].tolist())) == 1 for g in cut) and len(cut) == 10 + 3 * 4  # 60/6 + three runs of 20 in groups of 6, 6, 6, 2
+    # a turn through all groups stays short on big ensembles (Ctrl-C and progress wait for its end)
+    assert train.turn_steps(ens, X) == 18
+    fig3 = mlp.init_ensemble([torch.Generator().manual_seed(i) for i in range(60)], 100, (1000, 100))
+    assert train.turn_steps(fig3, torch.zeros(60, 1000, 100)) == 6
     two = mlp.init_ensemble([torch.Generator().manual_seed(i) for i in range(2)], 128, (1000, 100))
     assert train.member_groups(two, X[:2]) == [slice(0, 2)]  # fits: one group, the lockstep loop
     assert train.member_groups(ens, X.to("meta")) == [slice(0, 120)]

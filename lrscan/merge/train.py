@@ -10,7 +10,8 @@ Cache-sized groups (full-batch GD on the CPU): members are independent, so when 
 weights and activations do not fit in the CPU cache (Fig 5's 120 members of 128-1000-100-1 hold
 110 MB of weights, and each step then streams them from memory four times), the members are cut
 into groups of about GROUP_BYTES and the loop runs group by group for up to GROUP_STEPS steps at a
-time, so that each group's weights stay in cache. Every member goes through the same sequence of
+time (fewer when the whole ensemble is large, so that a turn through all groups stays short: progress,
+Ctrl-C and checkpoints wait for the end of a turn), so that each group's weights stay in cache. Every member goes through the same sequence of
 operations either way (tested: identical curves); logging, checkpoints and interrupts happen when
 all groups have reached the same step.
 """
@@ -109,7 +110,20 @@ class _DeferredInterrupt:
 
 
 GROUP_BYTES = 6 << 20  # per group: well inside a 32 MB L3 shared by the cores
-GROUP_STEPS = 50  # steps a group runs before the next group takes over (bounds interrupt latency)
+GROUP_STEPS = 50  # at most this many steps per group and turn
+TURN_BYTES = 2 << 30  # ... and at most about this much weight + activation traffic per turn (about a second)
+
+
+def _member_bytes(ens: mlp.Ensemble, X: torch.Tensor) -> int:
+    """Weights + activations of one member (what one of its steps touches), in bytes."""
+    n = X.shape[1]
+    return X.element_size() * (sum(p[0].numel() for p in ens.params()) + n * sum(w.shape[1] for w in ens.weights))
+
+
+def turn_steps(ens: mlp.Ensemble, X: torch.Tensor) -> int:
+    """Steps each group runs per turn: GROUP_STEPS, fewer for a large ensemble (Fig 3's 60 members at n = 1000
+    take 6, Fig 5's 120 small ones 18), at least 1."""
+    return int(min(GROUP_STEPS, max(1, TURN_BYTES // max(1, X.shape[0] * _member_bytes(ens, X)))))
 
 
 def member_groups(ens: mlp.Ensemble, X: torch.Tensor, group_bytes: int | None = None, *, lr=None,
@@ -118,12 +132,11 @@ def member_groups(ens: mlp.Ensemble, X: torch.Tensor, group_bytes: int | None = 
     (at least one member per group); one slice for the whole ensemble when it fits or off the CPU.
     Groups do not straddle a change of per-member lr / weight decay, so that each group's step
     takes the fused path (decay folded into the weight update: one pass over W less)."""
-    E, n = X.shape[0], X.shape[1]
+    E = X.shape[0]
     if X.device.type != "cpu":
         return [slice(0, E)]
     budget = GROUP_BYTES if group_bytes is None else group_bytes
-    per_member = sum(p[0].numel() for p in ens.params()) + n * sum(w.shape[1] for w in ens.weights)
-    size = max(1, budget // max(1, per_member * X.element_size()))
+    size = max(1, budget // max(1, _member_bytes(ens, X)))
     if size >= E:
         return [slice(0, E)]
     keys = [torch.as_tensor(v).reshape(-1).expand(E).tolist() for v in (lr, weight_decay) if v is not None]
@@ -184,6 +197,7 @@ def train(
     log_set = set(log_at)
     log_after = sorted(log_at)
     groups = member_groups(state.ens, X, lr=lr, weight_decay=weight_decay) if batch_size is None else [slice(0, X.shape[0])]
+    turn = turn_steps(state.ens, X)
     gen = None
     if batch_size is not None:
         gen = torch.Generator().manual_seed(seed)
@@ -223,9 +237,9 @@ def train(
             if t >= total:
                 break
             if len(groups) > 1:
-                # run to the next log step or GROUP_STEPS ahead, whichever comes first
+                # one turn: up to the next log step or `turn` steps ahead, whichever comes first
                 nxt = next((v for v in log_after if v > t), total)
-                k = min(GROUP_STEPS, nxt - t, total - t)
+                k = min(turn, nxt - t, total - t)
                 buf.extend(_gd_steps_by_group(state.ens, X, Y, lr, weight_decay, groups, k))
                 state.step = t + k
             else:
