@@ -53,12 +53,12 @@ class Checkpoint:
         self._handles: dict[str, object] = {}
         self._validated: set[str] = set()
         self._infos: dict[str, TensorInfo] = {}
-        files = self._safetensors_files()
+        files = self._weight_files("safetensors", "model.safetensors")
         if files:
             self.format = "safetensors"
             self._index_safetensors(files)
         else:
-            files = self._bin_files()
+            files = self._weight_files("bin", "pytorch_model.bin", skip=_NOT_WEIGHTS_BIN)
             if not files:
                 raise WeightsError(
                     f"no weights in {self.folder}: expected model.safetensors, a sharded "
@@ -85,21 +85,14 @@ class Checkpoint:
             raise WeightsError(f"{index_path.name} lists shard(s) missing from {self.folder}: {', '.join(missing[:3])}")
         return files
 
-    def _safetensors_files(self) -> list[str]:
-        indexes = sorted(self.folder.glob("*.safetensors.index.json"))
+    def _weight_files(self, ext: str, single: str, skip: tuple[str, ...] = ()) -> list[str]:
+        """The weight files of one format: those its index lists, else the single-file name, else every *.ext."""
+        indexes = sorted(self.folder.glob(f"*.{ext}.index.json"))
         if indexes:
             return self._from_index(indexes[0])
-        if (self.folder / "model.safetensors").is_file():
-            return ["model.safetensors"]
-        return sorted(p.name for p in self.folder.glob("*.safetensors"))
-
-    def _bin_files(self) -> list[str]:
-        indexes = sorted(self.folder.glob("*.bin.index.json"))
-        if indexes:
-            return self._from_index(indexes[0])
-        if (self.folder / "pytorch_model.bin").is_file():
-            return ["pytorch_model.bin"]
-        return sorted(p.name for p in self.folder.glob("*.bin") if not p.name.startswith(_NOT_WEIGHTS_BIN))
+        if (self.folder / single).is_file():
+            return [single]
+        return sorted(p.name for p in self.folder.glob(f"*.{ext}") if not p.name.startswith(skip))
 
     def _add(self, info: TensorInfo) -> None:
         if info.name in self._infos and self._infos[info.name].file != info.file:
