@@ -10,10 +10,10 @@ Cache-sized groups (full-batch GD on the CPU): members are independent, so when 
 weights and activations do not fit in the CPU cache (Fig 5's 120 members of 128-1000-100-1 hold
 110 MB of weights, and each step then streams them from memory four times), the members are cut
 into groups of about GROUP_BYTES and the loop runs group by group for up to GROUP_STEPS steps at a
-time (fewer when the whole ensemble is large, so that a turn through all groups stays short: progress,
-Ctrl-C and checkpoints wait for the end of a turn), so that each group's weights stay in cache. Every member goes through the same sequence of
-operations either way (tested: identical curves); logging, checkpoints and interrupts happen when
-all groups have reached the same step.
+time, so that each group's weights stay in cache (fewer steps when the whole ensemble is large, so that
+a turn through all groups stays short: progress, Ctrl-C and checkpoints wait for the end of a turn).
+Every member goes through the same sequence of operations either way (tested: identical curves);
+logging, checkpoints and interrupts happen when all groups have reached the same step.
 """
 from __future__ import annotations
 
@@ -141,7 +141,7 @@ def member_groups(ens: mlp.Ensemble, X: torch.Tensor, group_bytes: int | None = 
         return [slice(0, E)]
     keys = [torch.as_tensor(v).reshape(-1).expand(E).tolist() for v in (lr, weight_decay) if v is not None]
     cuts = [0] + [e for e in range(1, E) if any(k[e] != k[e - 1] for k in keys)] + [E]
-    return [slice(a, min(a + size, b)) for a, b in zip(cuts, cuts[1:]) for a in range(a, b, size)]
+    return [slice(g, min(g + size, end)) for start, end in zip(cuts, cuts[1:]) for g in range(start, end, size)]
 
 
 def _member_slice(v, sl: slice):
@@ -155,7 +155,7 @@ def _gd_steps_by_group(ens: mlp.Ensemble, X, Y, lr, wd, groups: list[slice], ste
     """`steps` GD steps for every member, group by group; returns the per-step losses over all members."""
     per_group = []
     for sl in groups:
-        view = mlp.Ensemble([w[sl] for w in ens.weights], None if ens.biases is None else [b[sl] for b in ens.biases])
+        view = ens.select(sl)  # a slice selects views: the steps update ens in place
         lr_g, wd_g = _member_slice(lr, sl), _member_slice(wd, sl)
         per_group.append([mlp.gd_step_(view, X[sl], Y[sl], lr_g, wd_g) for _ in range(steps)])
     return [torch.cat([g[i] for g in per_group]) for i in range(steps)]
