@@ -7,14 +7,17 @@
     assert_valid_partial(out)         scan.csv parses, manifest agrees with it; returns the table
     count_metrics(monkeypatch)        counts lrscan.spectral.matrix_metrics calls (rows computed)
     edit_safetensors_header(path, fn) rewrite a safetensors header in place (data untouched)
+    interrupt_held_merge(args, tmp, hold_at, sig)  signal `merge-exp` once it holds at a step; its stderr
 """
 from __future__ import annotations
 
 import json
 import os
+import signal
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pandas as pd
@@ -123,3 +126,30 @@ def edit_safetensors_header(path: Path, fn) -> None:
 
 def tensors_by_offset(header: dict) -> list[str]:
     return sorted((k for k in header if k != "__metadata__"), key=lambda k: header[k]["data_offsets"][0])
+
+
+HELD_MERGE = str(Path(__file__).with_name("_held_merge.py"))
+
+
+def interrupt_held_merge(args, tmp: Path, hold_at: int, sig=signal.SIGINT, timeout: float = 120) -> str:
+    """Run `lrscan <args>` (a merge-exp command) through _held_merge.py, send `sig` once `hold_at` steps are
+    done, and check it stops cleanly: exit 130, no traceback, exactly one `lrscan: ... interrupted` line.
+    Returns its stderr."""
+    ready, release = tmp / f"ready{hold_at}", tmp / f"release{hold_at}"
+    proc = subprocess.Popen([sys.executable, HELD_MERGE, *map(str, args)], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True,
+                            env=cli_env(LRSCAN_TEST_STEP=hold_at, LRSCAN_TEST_READY=ready, LRSCAN_TEST_RELEASE=release))
+    give_up = time.monotonic() + timeout
+    while not ready.exists():
+        if proc.poll() is not None or time.monotonic() > give_up:
+            proc.kill()
+            pytest.fail(f"merge-exp never reached step {hold_at}: {proc.communicate()[1][-2000:]}")
+        time.sleep(0.02)
+    proc.send_signal(sig)
+    release.touch()
+    _, err = proc.communicate(timeout=timeout)
+    assert proc.returncode == 130, (proc.returncode, err[-2000:])
+    assert "Traceback" not in err, err[-2000:]
+    lines = [line for line in error_lines(err) if line.startswith("lrscan:")]
+    assert len(lines) == 1 and "interrupted" in lines[0], err[-2000:]
+    return err

@@ -6,17 +6,13 @@ from __future__ import annotations
 import json
 import pickle
 import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
-from _hostile import assert_no_output, assert_one_error_line, cli_env, error_lines, run_cli
+from _hostile import assert_no_output, assert_one_error_line, interrupt_held_merge, run_cli
 
-HELD = str(Path(__file__).with_name("_held_merge.py"))
 TINY = ["--seeds", "1", "--widths", "8,4", "--n", "16"]
 
 
@@ -52,23 +48,9 @@ def test_merge_exp_divergence_stops_names_the_step_and_keeps_the_log(capsys, tmp
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_merge_exp_interrupted_keeps_logged_curves_and_resumes(sig, capsys, tmp_path):
-    out, ready, release = tmp_path / "run", tmp_path / "ready", tmp_path / "release"
+    out = tmp_path / "run"
     args = ["merge-exp", "synthetic", "--steps", "300", *TINY, "--out", str(out)]
-    proc = subprocess.Popen([sys.executable, HELD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=cli_env(LRSCAN_TEST_STEP=120, LRSCAN_TEST_READY=ready, LRSCAN_TEST_RELEASE=release))
-    give_up = time.monotonic() + 120
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > give_up:
-            proc.kill()
-            pytest.fail(f"merge-exp never reached step 120: {proc.communicate()[1]}")
-        time.sleep(0.02)
-    proc.send_signal(sig)
-    release.touch()
-    _, err = proc.communicate(timeout=120)
-    assert proc.returncode == 130, (proc.returncode, err)
-    assert "Traceback" not in err
-    lines = [line for line in error_lines(err) if line.startswith("lrscan:")]
-    assert len(lines) == 1 and "interrupted" in lines[0], err
+    interrupt_held_merge(args, tmp_path, 120, sig)
 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["complete"] is False and manifest["steps_done"] >= 120

@@ -9,19 +9,12 @@ labels sin(10 w.x) and sin(100 w.x).
 from __future__ import annotations
 
 import json
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pandas as pd
-import pytest
 
-from _hostile import cli_env, error_lines
+from _hostile import interrupt_held_merge
 from lrscan.merge import preset
-
-HELD = str(Path(__file__).with_name("_held_merge.py"))
 
 
 def test_paper_presets_hold_the_papers_settings():
@@ -38,22 +31,8 @@ def test_paper_presets_hold_the_papers_settings():
 
 def _run_until(out: Path, tmp: Path, hold_at: int, *extra: str) -> tuple[dict, pd.DataFrame, str]:
     """Start `merge-exp synthetic --preset paper`, interrupt it (SIGINT) once `hold_at` steps are done."""
-    ready, release = tmp / f"ready{hold_at}", tmp / f"release{hold_at}"
-    args = ["merge-exp", "synthetic", "--preset", "paper", "--out", str(out), *extra]
-    proc = subprocess.Popen([sys.executable, HELD, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env=cli_env(LRSCAN_TEST_STEP=hold_at, LRSCAN_TEST_READY=ready, LRSCAN_TEST_RELEASE=release))
-    give_up = time.monotonic() + 240
-    while not ready.exists():
-        if proc.poll() is not None or time.monotonic() > give_up:
-            proc.kill()
-            pytest.fail(f"the paper preset never reached step {hold_at}: {proc.communicate()[1][-2000:]}")
-        time.sleep(0.05)
-    proc.send_signal(signal.SIGINT)
-    release.touch()
-    _, err = proc.communicate(timeout=240)
-    assert proc.returncode == 130, (proc.returncode, err[-2000:])
-    lines = [line for line in error_lines(err) if line.startswith("lrscan:")]
-    assert len(lines) == 1 and "interrupted" in lines[0], err[-2000:]
+    err = interrupt_held_merge(["merge-exp", "synthetic", "--preset", "paper", "--out", out, *extra], tmp, hold_at,
+                               timeout=240)
     return json.loads((out / "manifest.json").read_text()), pd.read_csv(out / "curves.csv"), err
 
 
